@@ -1,0 +1,260 @@
+"""The search call shared by the page and the API: SearchRequest -> SearchResult."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Set
+
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.searching import Searcher
+
+from search.errors import ArticleNotFound, QueryError
+from search.facets import build_facet, count_column
+from search.highlight import highlight_all, snippet
+from search.models import SORTS, Article, Facet, Filters, Hit, SearchRequest, SearchResult
+from search.query import ParsedQuery, parse
+from search.schema import TEXT_FIELDS, from_stored
+
+MAX_PAGE_SIZE = 100
+MAX_RESULT_WINDOW = 10_000  # deepest result reachable by page number
+FACET_LIMIT = 30
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def validate(req: SearchRequest) -> None:
+    """Raise QueryError naming the parameter that is out of range."""
+    if req.sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}.", parameter="sort")
+    if req.page < 1:
+        raise QueryError("page must be 1 or more.", parameter="page")
+    if not 1 <= req.page_size <= MAX_PAGE_SIZE:
+        raise QueryError(f"page_size must be between 1 and {MAX_PAGE_SIZE}.", parameter="page_size")
+    if req.page * req.page_size > MAX_RESULT_WINDOW:
+        raise QueryError(
+            f"Results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged to; "
+            "narrow the search by date or source.",
+            parameter="page",
+        )
+    f = req.filters
+    if f.month is not None and (f.year is None or not 1 <= f.month <= 12):
+        raise QueryError("month must be 1-12 and needs a year.", parameter="month")
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise QueryError("from must not be after to.", parameter="from")
+
+
+def _day_start(d: dt.date) -> dt.datetime:
+    return dt.datetime(d.year, d.month, d.day)
+
+
+def _date_query(f: Filters, *, with_year: bool, with_month: bool) -> wq.Query | None:
+    """Return the date-range query for a filter set, or None when unrestricted."""
+    start: dt.datetime | None = _day_start(f.date_from) if f.date_from else None
+    end: dt.datetime | None = (
+        _day_start(f.date_to) + dt.timedelta(days=1) if f.date_to else None
+    )
+    if with_year and f.year is not None:
+        if with_month and f.month is not None:
+            y_start = dt.datetime(f.year, f.month, 1)
+            y_end = dt.datetime(f.year + f.month // 12, f.month % 12 + 1, 1)
+        else:
+            y_start, y_end = dt.datetime(f.year, 1, 1), dt.datetime(f.year + 1, 1, 1)
+        start = max(start, y_start) if start else y_start
+        end = min(end, y_end) if end else y_end
+    if start is None and end is None:
+        return None
+    # `published` is stored as naive UTC; end is exclusive.
+    if end is not None:
+        end = end - dt.timedelta(microseconds=1)
+    return wq.DateRange("published", start, end)
+
+
+def _any_of(field: str, values: tuple[str, ...]) -> wq.Query | None:
+    if not values:
+        return None
+    return wq.Or([wq.Term(field, v) for v in values])
+
+
+def _docs(searcher: Searcher, q: wq.Query | None) -> set[int] | None:
+    return None if q is None else set(searcher.docs_for_query(q))
+
+
+def _intersect(base: Set[int], *others: set[int] | None) -> Set[int]:
+    result = base
+    for o in sorted((o for o in others if o is not None), key=len):
+        result = result & o  # type: ignore[operator]
+    return result
+
+
+def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
+    """Return the text-field terms a hit may contain because of the query."""
+    found: set[str] = set()
+
+    def walk(node: wq.Query) -> None:
+        if isinstance(node, wq.Not):
+            return
+        if isinstance(node, wq.AndNot):
+            walk(node.a)
+            return
+        if isinstance(node, (wq.Prefix, wq.Wildcard)):
+            if node.field() in TEXT_FIELDS:
+                found.update(
+                    t if isinstance(t, str) else t.decode("utf-8")
+                    for t in node._btexts(searcher.reader())  # expanded index terms
+                )
+            return
+        if node.is_leaf():
+            for field, text in node.terms(phrases=True):
+                if field in TEXT_FIELDS:
+                    found.add(text if isinstance(text, str) else text.decode("utf-8"))
+            return
+        for child in node.children():
+            walk(child)
+
+    walk(q)
+    return frozenset(found)
+
+
+def _sort_facet(sort: str) -> sorting.MultiFacet | None:
+    if sort == "relevance":
+        return None
+    return sorting.MultiFacet(
+        [
+            sorting.FieldFacet("has_date", reverse=True),  # undated last either way
+            sorting.FieldFacet("pub_ts", reverse=sort == "newest"),
+        ]
+    )
+
+
+def search(searcher: Searcher, req: SearchRequest, *, facet_limit: int = FACET_LIMIT) -> SearchResult:
+    """Run one search: matching set, facets over it, one page of highlighted hits."""
+    t0 = time.perf_counter()
+    validate(req)
+    pq: ParsedQuery = parse(req.q)
+    reader = searcher.reader()
+    f = req.filters
+
+    if pq.query is wq.NullQuery:
+        base: Set[int] = set()
+    elif isinstance(pq.query, wq.Every):
+        base = set(reader.all_doc_ids())
+    else:
+        base = set(searcher.docs_for_query(pq.query))
+
+    by_source = _docs(searcher, _any_of("source", f.sources))
+    by_section = _docs(searcher, _any_of("section", f.sections))
+    by_language = _docs(searcher, _any_of("language", f.languages))
+    by_range = _docs(searcher, _date_query(f, with_year=False, with_month=False))
+    by_year = _docs(searcher, _date_query(f, with_year=True, with_month=False))
+    by_date = _docs(searcher, _date_query(f, with_year=True, with_month=True))
+
+    matched = _intersect(base, by_source, by_section, by_language, by_date)
+    total = len(matched)
+
+    facets: list[Facet] = [
+        build_facet(
+            "source",
+            count_column(reader, "source", _intersect(base, by_section, by_language, by_date)),
+            set(f.sources),
+            limit=facet_limit,
+        ),
+        build_facet(
+            "section",
+            count_column(reader, "section", _intersect(base, by_source, by_language, by_date)),
+            set(f.sections),
+            limit=facet_limit,
+        ),
+        build_facet(
+            "language",
+            count_column(reader, "language", _intersect(base, by_source, by_section, by_date)),
+            set(f.languages),
+            limit=facet_limit,
+        ),
+        build_facet(
+            "year",
+            count_column(reader, "year", _intersect(base, by_source, by_section, by_language, by_range)),
+            {f"{f.year:04d}"} if f.year else set(),
+            limit=200,
+            chronological=True,
+        ),
+    ]
+    if f.year is not None:
+        facets.append(
+            build_facet(
+                "month",
+                count_column(
+                    reader, "month", _intersect(base, by_source, by_section, by_language, by_year)
+                ),
+                {f"{f.year:04d}-{f.month:02d}"} if f.month else set(),
+                limit=12,
+                chronological=True,
+            )
+        )
+
+    hits: tuple[Hit, ...] = ()
+    offset = (req.page - 1) * req.page_size
+    if total > offset:
+        sort = req.sort
+        if sort == "relevance" and pq.is_empty:
+            sort = "newest"  # nothing to rank by: browsing shows the latest first
+        results = searcher.search(
+            pq.query,
+            limit=offset + req.page_size,
+            filter=set(matched) if len(matched) < reader.doc_count_all() else None,
+            sortedby=_sort_facet(sort),
+        )
+        wanted = _positive_terms(pq.query, searcher)
+        hits = tuple(
+            _make_hit(results[i], wanted, sort == "relevance")
+            for i in range(offset, min(len(results), offset + req.page_size))
+        )
+
+    return SearchResult(
+        request=req,
+        total=total,
+        hits=hits,
+        facets=tuple(facets),
+        took_ms=(time.perf_counter() - t0) * 1000,
+        parsed_query=pq.describe(),
+        notice=pq.notice,
+    )
+
+
+def _make_hit(hit: object, wanted: frozenset[str], scored: bool) -> Hit:
+    fields = hit.fields()  # type: ignore[attr-defined]
+    a = from_stored(fields)
+    body_match = snippet(a.body, wanted)
+    return Hit(
+        id=a.id,
+        url=a.url,
+        title=a.title,
+        title_highlighted=highlight_all(a.title, wanted),
+        snippet=body_match,
+        source=a.source,
+        section=a.section,
+        published=a.published,
+        authors=a.authors,
+        language=a.language,
+        score=round(float(hit.score), 4) if scored and hit.score is not None else None,  # type: ignore[attr-defined]
+    )
+
+
+def get_article(searcher: Searcher, article_id: str) -> Article:
+    """Return a stored article by id; ids are matched strictly, never as paths."""
+    if not ID_PATTERN.fullmatch(article_id):
+        raise ArticleNotFound(f"No article with id {article_id!r}.")
+    fields = searcher.document(id=article_id)
+    if fields is None:
+        raise ArticleNotFound(f"No article with id {article_id!r}.")
+    return from_stored(fields)
+
+
+def highlight_terms(searcher: Searcher, q: str) -> frozenset[str]:
+    """Return the terms of `q` to mark in an article page (empty if unparsable)."""
+    try:
+        pq = parse(q)
+    except QueryError:
+        return frozenset()
+    return _positive_terms(pq.query, searcher)

@@ -1,0 +1,120 @@
+"""The one place that turns document text into HTML: escaped text plus <mark>.
+
+Instead of Whoosh's highlighter (which re-analyses whole bodies, is about half
+of query time, and whose formatters do not escape quotes), we scan the stored
+text with the same tokenizer and term function the index uses, so the words
+shown are the original words (not stems) and every other character is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
+
+from search.analysis import iter_tokens
+
+MARK_OPEN = Markup("<mark>")
+MARK_CLOSE = Markup("</mark>")
+ELLIPSIS = "\u2026"
+
+# Only the start of very long bodies is scanned: news articles put their
+# matches early, and this bounds the cost of one snippet.
+MAX_SCAN_CHARS = 60_000
+
+
+def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
+    """Escape `text` and wrap each (start, end) span in <mark>."""
+    out = []
+    pos = 0
+    for start, end in spans:
+        out.append(escape(text[pos:start]))
+        out.append(MARK_OPEN + escape(text[start:end]) + MARK_CLOSE)
+        pos = end
+    out.append(escape(text[pos:]))
+    return Markup("").join(out)
+
+
+def match_spans(text: str, wanted: frozenset[str]) -> list[tuple[int, int, str]]:
+    """Return (start, end, term) of every token of `text` whose term is wanted."""
+    if not wanted:
+        return []
+    return [t for t in iter_tokens(text) if t[2] in wanted]
+
+
+def highlight_all(text: str, wanted: frozenset[str]) -> Markup:
+    """Return the whole text escaped, with every matching word marked (titles)."""
+    return mark(text, [(s, e) for s, e, _ in match_spans(text, wanted)])
+
+
+def _cut_left(text: str, start: int, floor: int) -> int:
+    """Move a fragment start back to a word boundary not before `floor`."""
+    if start <= floor:
+        return floor
+    sp = text.rfind(" ", floor, start)
+    return sp + 1 if sp != -1 else start
+
+
+def _cut_right(text: str, end: int) -> int:
+    if end >= len(text):
+        return len(text)
+    sp = text.find(" ", end)
+    return sp if sp != -1 and sp - end < 30 else end
+
+
+def snippet(
+    text: str,
+    wanted: frozenset[str],
+    *,
+    max_fragments: int = 3,
+    fragment_chars: int = 180,
+    fallback_chars: int = 280,
+) -> Markup:
+    """Return the best 1-3 fragments of `text` around matches, escaped and marked.
+
+    A fragment's score is the number of distinct query terms it holds (then
+    the number of matches); the chosen fragments are shown in text order.
+    Without any match, the start of the text is returned.
+    """
+    scanned = text[:MAX_SCAN_CHARS]
+    spans = match_spans(scanned, wanted)
+    if not spans:
+        end = _cut_right(text, min(len(text), fallback_chars))
+        return escape(text[:end]) + (ELLIPSIS if end < len(text) else "")
+
+    # Candidate windows: one starting shortly before each match.
+    candidates = []
+    lead = fragment_chars // 4
+    for i, (s, _e, _t) in enumerate(spans):
+        w_start = max(0, s - lead)
+        w_end = w_start + fragment_chars
+        inside = [sp for sp in spans[i:] if sp[1] <= w_end]
+        if not inside:
+            inside = [spans[i]]
+        distinct = len({t for _, _, t in inside})
+        candidates.append((distinct, len(inside), -s, w_start, w_end, inside))
+    candidates.sort(reverse=True)
+
+    chosen: list[tuple[int, int, list[tuple[int, int, str]]]] = []
+    for _d, _n, _s, w_start, w_end, inside in candidates:
+        if len(chosen) == max_fragments:
+            break
+        if any(w_start < c_end and c_start < w_end for c_start, c_end, _ in chosen):
+            continue
+        chosen.append((w_start, w_end, inside))
+    chosen.sort()
+
+    parts: list[Markup] = []
+    prev_end = 0
+    for w_start, w_end, inside in chosen:
+        start = _cut_left(text, w_start, prev_end)
+        end = max(_cut_right(text, w_end), inside[-1][1])
+        frag = text[start:end]
+        local = [(s - start, e - start) for s, e, _ in inside if s >= start and e <= end]
+        prefix = ELLIPSIS if start > 0 else ""
+        parts.append(Markup(prefix) + mark(frag, local))
+        prev_end = end
+    out = Markup(" ").join(parts)
+    if prev_end < len(text):
+        out += ELLIPSIS
+    return out

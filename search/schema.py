@@ -1,0 +1,125 @@
+"""The Whoosh schema and the mapping between `Article` and stored documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from whoosh.fields import DATETIME, ID, NUMERIC, STORED, TEXT, Schema
+
+from search.analysis import ANALYSIS_VERSION, make_analyzer
+from search.models import Article
+
+# Bump on any change to fields or analysis: `update` must then refuse and ask
+# for a rebuild, because old segments would answer queries differently.
+SCHEMA_VERSION = f"1.{ANALYSIS_VERSION}"
+
+# Full-text fields searched when the query names no field, with their weights.
+TEXT_FIELDS = {"title": 3.0, "summary": 1.5, "body": 1.0}
+
+# What a user may write before a colon, and the indexed field it means.
+FIELD_ALIASES = {
+    "title": "title",
+    "summary": "summary",
+    "body": "body",
+    "text": "body",
+    "source": "source_text",
+    "outlet": "source_text",
+    "section": "section_text",
+    "author": "author_text",
+    "by": "author_text",
+    "language": "language",
+    "lang": "language",
+}
+
+FACET_FIELDS = ("source", "section", "language", "year", "month")
+
+
+def build_schema() -> Schema:
+    """Return the schema: stemmed text, exact sortable facets, a sortable date."""
+    ana = make_analyzer()
+    return Schema(
+        id=ID(unique=True, stored=True),
+        url=STORED(),
+        path=STORED(),
+        content_hash=STORED(),
+        title=TEXT(analyzer=ana, stored=True, phrase=True),
+        summary=TEXT(analyzer=ana, stored=True, phrase=True),
+        body=TEXT(analyzer=ana, stored=True, phrase=True),
+        source=ID(stored=True, sortable=True),
+        source_text=TEXT(analyzer=ana, phrase=True),
+        section=ID(stored=True, sortable=True),
+        section_text=TEXT(analyzer=ana, phrase=True),
+        authors=STORED(),
+        author_text=TEXT(analyzer=ana, phrase=True),
+        language=ID(stored=True, sortable=True),
+        published=DATETIME(stored=True),
+        published_iso=STORED(),
+        # Sort keys live in plain integer columns because Whoosh stores a
+        # missing DATETIME as the maximum value (it would sort first).
+        has_date=NUMERIC(numtype=int, bits=8, signed=False, sortable=True, default=0),
+        pub_ts=NUMERIC(numtype=int, bits=64, signed=True, sortable=True, default=0),
+        year=ID(sortable=True),
+        month=ID(sortable=True),
+    )
+
+
+def to_document(a: Article) -> dict[str, Any]:
+    """Return the fields Whoosh stores and indexes for one article."""
+    doc: dict[str, Any] = {
+        "id": a.id,
+        "url": a.url,
+        "path": a.path,
+        "content_hash": a.content_hash,
+        "title": a.title,
+        "summary": a.summary,
+        "body": a.body,
+        "authors": list(a.authors),
+        "has_date": 0,
+        "pub_ts": 0,
+    }
+    if a.source:
+        doc["source"] = a.source
+        doc["source_text"] = a.source
+    if a.section:
+        doc["section"] = a.section
+        doc["section_text"] = a.section
+    if a.authors:
+        doc["author_text"] = " ; ".join(a.authors)
+    if a.language:
+        doc["language"] = a.language
+    if a.published is not None:
+        utc = a.published.astimezone(dt.timezone.utc)
+        # Whoosh's DATETIME wants naive UTC; we keep the original offset in `published_iso`.
+        doc["published"] = utc.replace(tzinfo=None)
+        doc["has_date"] = 1
+        doc["pub_ts"] = int(utc.timestamp())
+        doc["year"] = f"{utc.year:04d}"
+        doc["month"] = f"{utc.year:04d}-{utc.month:02d}"
+        doc["published_iso"] = a.published.isoformat()
+    return doc
+
+
+def from_stored(fields: Mapping[str, Any]) -> Article:
+    """Rebuild an `Article` from a stored document."""
+    published = None
+    iso = fields.get("published_iso")
+    if iso:
+        published = dt.datetime.fromisoformat(iso)
+    elif fields.get("published") is not None:
+        published = fields["published"].replace(tzinfo=dt.timezone.utc)
+    return Article(
+        id=fields["id"],
+        title=fields.get("title") or "",
+        body=fields.get("body") or "",
+        url=fields.get("url"),
+        summary=fields.get("summary") or "",
+        source=fields.get("source"),
+        section=fields.get("section"),
+        authors=tuple(fields.get("authors") or ()),
+        published=published,
+        language=fields.get("language"),
+        path=fields.get("path"),
+        content_hash=fields.get("content_hash") or "",
+    )
