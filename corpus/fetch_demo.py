@@ -47,7 +47,7 @@ def csv_rows(wheel: Path) -> list[dict[str, str]]:
 
 def to_record(row: dict[str, str]) -> dict[str, str | None]:
     """Map one CSV row to the record shape `python -m indexer` reads."""
-    y, m, d = (row["publish_date"].strip().split("/") + ["", "", ""])[:3]
+    y, m, d = [*row["publish_date"].strip().split("/"), "", "", ""][:3]
     date = f"{int(y):04d}-{int(m):02d}-{int(d):02d}" if y.isdigit() and m.isdigit() and d.isdigit() else None
     return {
         "id": f"newsarticles-{row['article_id']}",

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
-from whoosh.analysis import Filter, RegexTokenizer, Token
+from whoosh.analysis import Analyzer, Filter, RegexTokenizer, Token
 
 from search.stopwords import ENGLISH
 
@@ -115,7 +115,7 @@ class TermFilter(Filter):
     def __hash__(self) -> int:
         return hash(TermFilter)
 
-    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:  # type: ignore[override]
         pos = 0
         for t in tokens:
             term = term_for(t.text)
@@ -128,6 +128,6 @@ class TermFilter(Filter):
             yield t
 
 
-def make_analyzer() -> object:
+def make_analyzer() -> Analyzer:
     """Return the analyzer used for every full-text field."""
     return RegexTokenizer(TOKEN_PATTERN) | TermFilter()

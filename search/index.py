@@ -141,7 +141,7 @@ def open_whoosh(gen: Generation) -> whoosh_index.Index:
         )
     try:
         return whoosh_index.open_dir(str(gen.path))
-    except Exception as e:  # noqa: BLE001 - any failure to open means "unavailable"
+    except Exception as e:  # any failure to open means "unavailable"
         raise IndexUnavailable(f"Index generation {gen.name} cannot be opened: {e}") from e
 
 

@@ -1,0 +1,83 @@
+"""What every extractor hands back, and the one place it becomes an `Article`.
+
+Extractors fill `ArticleFields` with whatever they found; `to_article` cleans every field
+the same way and derives the id and content hash, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from indexer.dates import aware
+from indexer.metadata import article_id, canonical_url, content_hash, normalize_language
+from indexer.normalize import clean_line, join_paragraphs, paragraphs_of
+from search.models import Article
+
+SUMMARY_MAX_CHARS = 500
+
+
+@dataclass(frozen=True)
+class ArticleFields:
+    """Raw findings of one extractor, before cleaning and identity."""
+
+    title: str = ""
+    body: str = ""  # paragraphs separated by blank lines
+    url: str | None = None
+    summary: str = ""
+    source: str | None = None
+    section: str | None = None
+    authors: tuple[str, ...] = ()
+    published: dt.datetime | None = None
+    language: str | None = None
+
+
+def to_article(fields: ArticleFields, path: str) -> Article:
+    """Clean `fields` (NFC, whitespace, paragraphs) and give the article its id and hash."""
+    title = clean_line(fields.title)
+    body = join_paragraphs(paragraphs_of(fields.body))
+    summary = clean_line(fields.summary) or _first_paragraph(body)
+    url = canonical_url(fields.url)
+    source = clean_line(fields.source) or None
+    section = clean_line(fields.section) or None
+    authors = tuple(a for a in (clean_line(a) for a in fields.authors) if a)
+    published = aware(fields.published) if fields.published else None
+    language = normalize_language(fields.language)
+    digest = content_hash(
+        [
+            title,
+            summary,
+            body,
+            url,
+            source,
+            section,
+            "; ".join(authors),
+            published.isoformat() if published else None,
+            language,
+        ]
+    )
+    return Article(
+        id=article_id(url, title, body),
+        title=title,
+        body=body,
+        url=url,
+        summary=summary,
+        source=source,
+        section=section,
+        authors=authors,
+        published=published,
+        language=language,
+        path=path,
+        content_hash=digest,
+    )
+
+
+def _first_paragraph(body: str) -> str:
+    """Use the lead paragraph as summary, cut at a word boundary when it is long."""
+    paragraphs = paragraphs_of(body)
+    if not paragraphs:
+        return ""
+    lead = paragraphs[0]
+    if len(lead) <= SUMMARY_MAX_CHARS:
+        return lead
+    return lead[:SUMMARY_MAX_CHARS].rsplit(" ", 1)[0] + "…"
