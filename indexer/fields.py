@@ -36,7 +36,7 @@ def to_article(fields: ArticleFields, path: str) -> Article:
     """Clean `fields` (NFC, whitespace, paragraphs) and give the article its id and hash."""
     title = clean_line(fields.title)
     body = join_paragraphs(paragraphs_of(fields.body))
-    summary = clean_line(fields.summary) or _first_paragraph(body)
+    summary = _shorten(clean_line(fields.summary) or _first_paragraph(body))
     url = canonical_url(fields.url)
     source = clean_line(fields.source) or None
     section = clean_line(fields.section) or None
@@ -73,11 +73,13 @@ def to_article(fields: ArticleFields, path: str) -> Article:
 
 
 def _first_paragraph(body: str) -> str:
-    """Use the lead paragraph as summary, cut at a word boundary when it is long."""
+    """Use the lead paragraph as summary when the source gives none."""
     paragraphs = paragraphs_of(body)
-    if not paragraphs:
-        return ""
-    lead = paragraphs[0]
-    if len(lead) <= SUMMARY_MAX_CHARS:
-        return lead
-    return lead[:SUMMARY_MAX_CHARS].rsplit(" ", 1)[0] + "…"
+    return clean_line(paragraphs[0]) if paragraphs else ""
+
+
+def _shorten(summary: str) -> str:
+    """Cut a long summary at a word boundary: it is shown under a title, not read in full."""
+    if len(summary) <= SUMMARY_MAX_CHARS:
+        return summary
+    return summary[:SUMMARY_MAX_CHARS].rsplit(" ", 1)[0] + "…"

@@ -92,7 +92,8 @@ def extract_html(text: str) -> ArticleFields:
     article = article_object(objects) or {}
     url = _url(tree, meta, article)
     source = _source(meta, article, objects, url)
-    headlines = _headlines(tree, meta, article, [source, host_of(url)])
+    sites = [source, host_of(url)]  # names that are the site, not a title/author/section
+    headlines = _headlines(tree, meta, article, sites)
     title = headlines[0] if headlines else ""
     paragraphs = paragraphs_of(main_text(text, tree, url))
     # trafilatura may keep the <h1>; the headline is the title, not the body's first line.
@@ -107,8 +108,8 @@ def extract_html(text: str) -> ArticleFields:
         url=url,
         summary=_summary(meta, article),
         source=source,
-        section=_section(tree, meta, article, objects, title, [source, host_of(url)]),
-        authors=_authors(tree, meta, article, objects, [source, host_of(url)]),
+        section=_section(tree, meta, article, objects, title, sites),
+        authors=_authors(tree, meta, article, objects, sites),
         published=_published(tree, meta, article, url, text),
         language=_language(tree, meta, article),
     )
@@ -170,7 +171,9 @@ def _published(
     url: str | None,
     text: str,
 ) -> dt.datetime | None:
-    found = parse_date(article.get("datePublished")) or parse_date(article.get("dateCreated"))
+    found = parse_date(first_string(article.get("datePublished"))) or parse_date(
+        first_string(article.get("dateCreated"))
+    )
     for key in _DATE_META:
         if found:
             break
@@ -189,7 +192,9 @@ def _published(
 
 def _time_element(tree: HtmlElement) -> dt.datetime | None:
     times = tree.xpath("//time[@datetime]")
-    preferred = [t for t in times if t.get("pubdate") is not None or t.get("itemprop")]
+    preferred = [
+        t for t in times if t.get("pubdate") is not None or t.get("itemprop") == "datePublished"
+    ]
     for element in preferred + times:
         found = parse_date(element.get("datetime"))
         if found:

@@ -94,7 +94,7 @@ def jsonld_objects(tree: HtmlElement) -> list[JsonObject]:
             continue
         try:
             data = json.loads(raw, strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         objects.extend(_flatten(data))
     return objects

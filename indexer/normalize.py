@@ -15,8 +15,6 @@ from collections.abc import Iterable
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 # C0/C1 controls except tab and newline (which `_SPACES` and line logic handle).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Every control and line break, for text that must become one line.
-_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 
@@ -28,7 +26,8 @@ def clean_line(value: str | None) -> str:
     value = unicodedata.normalize("NFC", value)
     if not value.isascii():
         value = _INVISIBLE.sub("", value)
-    return _SPACES.sub(" ", _BREAKS.sub(" ", value)).strip()
+    # str.split() knows every Unicode space (NBSP, thin, ideographic) and every line break.
+    return " ".join(_CONTROLS.sub(" ", value).split())
 
 
 def clean_lines(text: str) -> list[str]:

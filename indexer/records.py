@@ -57,6 +57,8 @@ def iter_records(path: str, text: str, *, lines: bool) -> Iterator[Article | Ski
         data = json.loads(text)
     except ValueError as error:
         raise ExtractionError(f"invalid JSON: {error}") from error
+    except RecursionError as error:
+        raise ExtractionError("JSON nested too deeply") from error
     records = _unwrap(data)
     if not records:
         raise ExtractionError("no records in JSON file")
@@ -73,7 +75,7 @@ def _iter_lines(path: str, text: str) -> Iterator[Article | Skipped]:
         where = f"{path}:{number}"
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             yield Skipped(where, f"invalid JSON at line {number}")
             continue
         yield _from_record(where, record, f"line {number}")
@@ -133,10 +135,15 @@ def _first(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def _text(value: Any) -> str:
+    """Return a field as text: a string, a number, a list of paragraphs, or {"text": ...}."""
     if isinstance(value, list):
-        return "\n\n".join(_text(v) for v in value if v)
+        return "\n\n".join(_scalar(v) for v in value if v)
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
     if isinstance(value, dict):
-        return _text(value.get("text") or value.get("value") or value.get("name"))
+        value = value.get("text") or value.get("value") or value.get("name")
     return str(value) if isinstance(value, str | int | float) else ""
 
 

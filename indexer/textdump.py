@@ -44,9 +44,11 @@ _BULLET = re.compile(r"^(?:[•◦▪▫■□●○‣∙·*☆★►▸▶→�
 _IMAGE_ALT = re.compile(r"\[[^\]\s]{1,40}\]")
 _WIDGET = re.compile(r"\[[ *x]?\]|\[\s{3,}\]|^\[[^\]]{0,40}\]$|^[━─═_=\-~*·.]{5,}$")
 _META_DATE = re.compile(
-    r"^(?:published|updated|posted|last updated|first published|date|modified)\b\s*:?\s*(?P<rest>.*)$",
+    r"^(?P<label>published|updated|posted|last updated|first published|date|modified)\b"
+    r"\s*:?\s*(?P<rest>.*)$",
     re.I,
 )
+_META_SEPARATOR = re.compile(r"\s+[|·•/]\s+")
 _BYLINE = re.compile(r"^by\s+(?P<names>[^.!?]{2,80})$", re.I)
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"”’»)]?$")
 # Tuned on textdumps/aeb (token F1 of the body): see tests/test_textdump.py.
@@ -65,7 +67,6 @@ class _Unit:
     """One line of the dump with what we know about it."""
 
     text: str
-    block: int  # index of the blank-line separated block it came from
     kind: str  # "text", "boilerplate" or "meta"
     weight: float
 
@@ -94,15 +95,13 @@ def extract_textdump(text: str) -> ArticleFields:
 
 
 def _units(text: str) -> list[_Unit]:
-    lines = _unwrap(clean_lines_raw(text))
+    lines = _unwrap(_lines_keeping_indent(text))
     repeated = Counter(line.casefold() for line in lines if line)
     units: list[_Unit] = []
-    block = 0
     since_meta = LEAD_WINDOW + 1
     after_end = False
     for line in lines:
         if not line:
-            block += 1
             continue
         kind, weight = _classify(line, repeated[line.casefold()] > 2)
         if weight == BARRIER and (COMMENTS.match(line) or COMMENT_HEAD.search(line)):
@@ -115,11 +114,11 @@ def _units(text: str) -> list[_Unit]:
             # Text right under a byline or date is where articles start.
             weight += LEAD_BONUS
             since_meta = LEAD_WINDOW + 1
-        units.append(_Unit(line, block, kind, weight))
+        units.append(_Unit(line, kind, weight))
     return units
 
 
-def clean_lines_raw(text: str) -> list[str]:
+def _lines_keeping_indent(text: str) -> list[str]:
     """Clean lines but keep their indentation, which tells wrapping from lists."""
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cleaned = clean_lines(text)
@@ -234,20 +233,24 @@ def _prose_score(text: str) -> float:
 
 
 def _is_meta(line: str) -> bool:
+    """Tell metadata lines: "Published ...", "By ...", "<Outlet> <SECTION>", a bare date."""
     bare = line.removeprefix("• ").strip()
     if len(bare) > 120:
         return False
-    parts = [p for p in re.split(r"\s+[|·•]\s+", bare) if p]
-    if len(parts) > 1:  # "September 10, 2018 | by Catherine"
-        return all(_is_meta(part) for part in parts)
-    match = _META_DATE.match(bare)
-    if match and parse_written_date(match.group("rest")):
+    if _is_meta_part(bare):
         return True
-    if _BYLINE.match(bare) and len(bare.split()) <= 10:
+    parts = [p for p in _META_SEPARATOR.split(bare) if p]
+    # "September 10, 2018 | by Catherine"
+    return len(parts) > 1 and all(_is_meta_part(part) for part in parts)
+
+
+def _is_meta_part(text: str) -> bool:
+    labelled = _META_DATE.match(text)
+    if labelled and parse_written_date(labelled.group("rest")):
         return True
-    if _outlet_line(bare):
+    if _BYLINE.match(text) and len(text.split()) <= 10:
         return True
-    return _is_date_line(bare)
+    return bool(_outlet_line(text)) or _is_date_line(text)
 
 
 def _is_date_line(text: str) -> bool:
@@ -293,32 +296,36 @@ def _best_run(units: list[_Unit]) -> tuple[int, int]:
 def _metadata(
     units: list[_Unit], prefer: int
 ) -> tuple[dt.datetime | None, tuple[str, ...], str | None, str | None]:
-    """Read date, authors, outlet and section from metadata lines, nearest the body first."""
+    """Read date, authors, outlet and section from metadata lines, nearest the body first.
+
+    "Published"/"Posted" beats "Updated" and bare date lines; lines such as
+    "September 10, 2018 | by Catherine" are read part by part.
+    """
     ordered = list(reversed(units[:prefer])) + units[prefer:]
     published: dt.datetime | None = None
-    bare_date: dt.datetime | None = None
-    names: list[str] = []
+    other_date: dt.datetime | None = None
+    bylines: list[str] = []
     source = section = None
     for unit in ordered:
         if unit.kind != "meta":
             continue
-        text = unit.text.removeprefix("• ").strip()
-        match = _META_DATE.match(text)
-        if (
-            match
-            and published is None
-            and match.group(0).lower().startswith(("pub", "posted", "date", "first"))
-        ):
-            published = parse_written_date(match.group("rest"))
-        elif match and bare_date is None:
-            bare_date = parse_written_date(match.group("rest"))
-        elif _BYLINE.match(text) and not names:
-            names.append(text)
-        elif (outlet := _outlet_line(text)) and source is None:
-            source, section = outlet
-        elif bare_date is None:
-            bare_date = parse_written_date(text)
-    return published or bare_date, clean_authors(names), source, section
+        for part in _META_SEPARATOR.split(unit.text.removeprefix("• ").strip()):
+            labelled = _META_DATE.match(part)
+            if labelled:
+                found = parse_written_date(labelled.group("rest"))
+                label = labelled.group("label").lower()
+                if label in ("published", "posted", "first published", "date"):
+                    published = published or found
+                else:
+                    other_date = other_date or found
+            elif _BYLINE.match(part):
+                bylines = bylines or [part]
+            elif outlet := _outlet_line(part):
+                if source is None:
+                    source, section = outlet
+            else:
+                other_date = other_date or parse_written_date(part)
+    return published or other_date, clean_authors(bylines), source, section
 
 
 def _title_and_summary(header: list[_Unit], body: list[_Unit]) -> tuple[str, str]:

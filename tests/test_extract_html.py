@@ -137,7 +137,10 @@ JSONLD = {
             "@type": "NewsArticle",
             "headline": "Council passes budget after long debate",
             "datePublished": "2024-03-14T10:05:00+01:00",
-            "author": [{"@type": "Person", "name": "By Jane Roe"}, {"name": "John Doe, Staff Writer"}],
+            "author": [
+                {"@type": "Person", "name": "By Jane Roe"},
+                {"name": "John Doe, Staff Writer"},
+            ],
             "publisher": {"@id": "#org"},
             "articleSection": "Local",
         },
@@ -258,7 +261,11 @@ def test_oversized_empty_and_binary_inputs_are_refused() -> None:
     with pytest.raises(ExtractionError, match="binary"):
         list(extract("image.html", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "html"))
     with pytest.raises(ExtractionError, match="no article text"):
-        list(extract("nav.html", b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "html"))
+        list(
+            extract(
+                "nav.html", b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "html"
+            )
+        )
 
 
 # --- outlets and identity ------------------------------------------------------------------
