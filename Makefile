@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 CORPUS := corpus/articles corpus/data
 
-.PHONY: run index serve test check lock clean-index
+.PHONY: run index serve test check lock clean-index browser-deps browser-js
 
 # Set up everything, index the demo corpus when missing or stale, serve on HOST:PORT.
 run: index serve
@@ -35,8 +35,33 @@ serve: $(VENV)/.installed
 		--bind $(HOST):$(PORT) --access-logfile - 'web:create_app()'
 
 # Install what the tests need and run the whole default suite (what CI runs).
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed browser-js
 	$(PY) -m pytest
+
+# What the browser tests need beyond requirements-dev.txt (Playwright): Debian's chromium
+# (installing it needs root; without root the browser tests skip, with the reason) and
+# axe-core from npm, pinned with its hash in tests/browser/package-lock.json and installed
+# into the gitignored tests/browser/node_modules. .ci/run calls this before `make test`.
+DATELINE_CHROMIUM ?= /usr/bin/chromium
+AXE_STAMP := tests/browser/node_modules/.installed
+
+browser-deps: browser-js
+	@if [ -x "$(DATELINE_CHROMIUM)" ]; then \
+		echo "browser-deps: chromium is at $(DATELINE_CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "browser-deps: chromium missing; as root run: apt-get install chromium (browser tests skip without it)"; \
+	fi
+
+browser-js: $(AXE_STAMP)
+
+$(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "browser-js: npm not found; the accessibility (axe) browser test will skip"; \
+	fi
 
 # Lint and type-check (not part of `make test`).
 check: $(VENV)/.dev-installed
@@ -51,3 +76,13 @@ lock: $(VENV)/.installed
 
 clean-index:
 	rm -rf $(INDEX_DIR)
+
+# Benchmark Dateline against SQLite FTS5 (indexing, queries, web); see README "Benchmarks".
+# Needs ../shared/data; `wrk` (apt-get install wrk) for the web part, skipped without it.
+.PHONY: bench bench-smoke
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.installed
+	$(PY) -m bench --smoke $(BENCH_ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import time
@@ -11,16 +12,28 @@ from whoosh import query as wq
 from whoosh import sorting
 from whoosh.searching import Searcher
 
+from search import spelling, timeline
 from search.errors import ArticleNotFound, QueryError
-from search.facets import build_facet, count_column
+from search.explain import describe
+from search.facets import build_facet, count_column, count_terms
 from search.highlight import highlight_all, snippet
-from search.models import SORTS, Article, Facet, Filters, Hit, SearchRequest, SearchResult
+from search.models import (
+    SORTS,
+    TIMELINE_MODES,
+    Article,
+    Facet,
+    Filters,
+    Hit,
+    SearchRequest,
+    SearchResult,
+    Suggestion,
+    Timeline,
+)
 from search.query import ParsedQuery, parse
 from search.schema import TEXT_FIELDS, from_stored
 
 MAX_PAGE_SIZE = 100
 MAX_RESULT_WINDOW = 10_000  # deepest result reachable by page number
-FACET_LIMIT = 30
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -43,26 +56,33 @@ def validate(req: SearchRequest) -> None:
         raise QueryError("month must be 1-12 and needs a year.", parameter="month")
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise QueryError("from must not be after to.", parameter="from")
+    if req.timeline is not None and req.timeline not in TIMELINE_MODES:
+        raise QueryError(f"timeline must be one of {', '.join(TIMELINE_MODES)}.",
+                         parameter="timeline")
 
 
 def _day_start(d: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day)
 
 
+def _day_after(d: dt.date) -> dt.datetime | None:
+    """Return the start of the next day; None after 9999-12-31 (no end)."""
+    return None if d == dt.date.max else _day_start(d + dt.timedelta(days=1))
+
+
 def _date_query(f: Filters, *, with_year: bool, with_month: bool) -> wq.Query | None:
     """Return the date-range query for a filter set, or None when unrestricted."""
     start: dt.datetime | None = _day_start(f.date_from) if f.date_from else None
-    end: dt.datetime | None = (
-        _day_start(f.date_to) + dt.timedelta(days=1) if f.date_to else None
-    )
+    end: dt.datetime | None = _day_after(f.date_to) if f.date_to else None
     if with_year and f.year is not None:
         if with_month and f.month is not None:
             y_start = dt.datetime(f.year, f.month, 1)
-            y_end = dt.datetime(f.year + f.month // 12, f.month % 12 + 1, 1)
+            last = calendar.monthrange(f.year, f.month)[1]
+            y_end = _day_after(dt.date(f.year, f.month, last))
         else:
-            y_start, y_end = dt.datetime(f.year, 1, 1), dt.datetime(f.year + 1, 1, 1)
+            y_start, y_end = dt.datetime(f.year, 1, 1), _day_after(dt.date(f.year, 12, 31))
         start = max(start, y_start) if start else y_start
-        end = min(end, y_end) if end else y_end
+        end = min(end, y_end) if end and y_end else (end or y_end)
     if start is None and end is None:
         return None
     # `published` is stored as naive UTC; end is exclusive.
@@ -128,53 +148,53 @@ def _sort_facet(sort: str) -> sorting.MultiFacet | None:
     )
 
 
-def search(searcher: Searcher, req: SearchRequest, *, facet_limit: int = FACET_LIMIT) -> SearchResult:
-    """Run one search: matching set, facets over it, one page of highlighted hits."""
+def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:
+    if q is wq.NullQuery:
+        return set()
+    if isinstance(q, wq.Every):
+        return set(searcher.reader().all_doc_ids())
+    return set(searcher.docs_for_query(q))
+
+
+def search(searcher: Searcher, req: SearchRequest) -> SearchResult:
+    """Run one search: matching set, facets over it, one page of highlighted hits.
+
+    With `req.timeline`, also matches over time; with `req.suggest`, a
+    did-you-mean query when one finds clearly more.
+    """
     t0 = time.perf_counter()
     validate(req)
     pq: ParsedQuery = parse(req.q)
     reader = searcher.reader()
     f = req.filters
+    opts = req.facet_options
 
-    if pq.query is wq.NullQuery:
-        base: Set[int] = set()
-    elif isinstance(pq.query, wq.Every):
-        base = set(reader.all_doc_ids())
-    else:
-        base = set(searcher.docs_for_query(pq.query))
-
+    base = _base_docs(searcher, pq.query)
     by_source = _docs(searcher, _any_of("source", f.sources))
     by_section = _docs(searcher, _any_of("section", f.sections))
     by_language = _docs(searcher, _any_of("language", f.languages))
+    by_author = _docs(searcher, _any_of("author", f.authors))
     by_range = _docs(searcher, _date_query(f, with_year=False, with_month=False))
     by_year = _docs(searcher, _date_query(f, with_year=True, with_month=False))
     by_date = _docs(searcher, _date_query(f, with_year=True, with_month=True))
+    by_facets = (by_source, by_section, by_language, by_author)
 
-    matched = _intersect(base, by_source, by_section, by_language, by_date)
+    matched = _intersect(base, *by_facets, by_date)
     total = len(matched)
 
+    def facet(name: str, docs: Set[int], selected: tuple[str, ...]) -> Facet:
+        counts = (count_terms if name == "author" else count_column)(reader, name, docs)
+        return build_facet(name, counts, set(selected), prefix=opts.prefix_for(name),
+                           limit=opts.limit_for(name))
+
     facets: list[Facet] = [
-        build_facet(
-            "source",
-            count_column(reader, "source", _intersect(base, by_section, by_language, by_date)),
-            set(f.sources),
-            limit=facet_limit,
-        ),
-        build_facet(
-            "section",
-            count_column(reader, "section", _intersect(base, by_source, by_language, by_date)),
-            set(f.sections),
-            limit=facet_limit,
-        ),
-        build_facet(
-            "language",
-            count_column(reader, "language", _intersect(base, by_source, by_section, by_date)),
-            set(f.languages),
-            limit=facet_limit,
-        ),
+        facet("source", _intersect(base, by_section, by_language, by_author, by_date), f.sources),
+        facet("section", _intersect(base, by_source, by_language, by_author, by_date), f.sections),
+        facet("language", _intersect(base, by_source, by_section, by_author, by_date), f.languages),
+        facet("author", _intersect(base, by_source, by_section, by_language, by_date), f.authors),
         build_facet(
             "year",
-            count_column(reader, "year", _intersect(base, by_source, by_section, by_language, by_range)),
+            count_column(reader, "year", _intersect(base, *by_facets, by_range)),
             {f"{f.year:04d}"} if f.year else set(),
             limit=200,
             chronological=True,
@@ -184,9 +204,7 @@ def search(searcher: Searcher, req: SearchRequest, *, facet_limit: int = FACET_L
         facets.append(
             build_facet(
                 "month",
-                count_column(
-                    reader, "month", _intersect(base, by_source, by_section, by_language, by_year)
-                ),
+                count_column(reader, "month", _intersect(base, *by_facets, by_year)),
                 {f"{f.year:04d}-{f.month:02d}"} if f.month else set(),
                 limit=12,
                 chronological=True,
@@ -211,6 +229,23 @@ def search(searcher: Searcher, req: SearchRequest, *, facet_limit: int = FACET_L
             for i in range(offset, min(len(results), offset + req.page_size))
         )
 
+    chart: Timeline | None = None
+    if req.timeline:
+        chart = _timeline(searcher, req, matched, by_facets, by_date)
+    suggestion: Suggestion | None = None
+    if req.suggest and not pq.is_empty:
+        filtered = _intersect(set(reader.all_doc_ids()), *by_facets, by_date) \
+            if any(o is not None for o in (*by_facets, by_date)) else None
+
+        def count(text: str) -> int:
+            try:
+                docs = _base_docs(searcher, parse(text).query)
+            except QueryError:
+                return 0
+            return len(docs if filtered is None else _intersect(docs, set(filtered)))
+
+        suggestion = spelling.suggest(searcher, req.q, total, count)
+
     return SearchResult(
         request=req,
         total=total,
@@ -219,7 +254,34 @@ def search(searcher: Searcher, req: SearchRequest, *, facet_limit: int = FACET_L
         took_ms=(time.perf_counter() - t0) * 1000,
         parsed_query=pq.describe(),
         notice=pq.notice,
+        readable_query=describe(pq.query),
+        timeline=chart,
+        suggestion=suggestion,
     )
+
+
+def _timeline(
+    searcher: Searcher,
+    req: SearchRequest,
+    matched: Set[int],
+    by_facets: tuple[set[int] | None, ...],
+    by_date: set[int] | None,
+) -> Timeline | None:
+    """Count matches per period; for "share", also every article under the same filters."""
+    reader = searcher.reader()
+    f = req.filters
+    days, undated = timeline.count_days(reader, matched)
+    totals = None
+    if req.timeline == "share":
+        everything = _intersect(set(reader.all_doc_ids()), *by_facets, by_date)
+        totals, _ = timeline.count_days(reader, everything)
+    start, end = f.date_from, f.date_to
+    if f.year is not None:
+        y_start = dt.date(f.year, f.month or 1, 1)
+        y_end = timeline.bucket_end(y_start, "month" if f.month else "year")
+        start = max(start, y_start) if start else y_start
+        end = min(end, y_end) if end else y_end
+    return timeline.histogram(days, span=(start, end), totals=totals, undated=undated)
 
 
 def _make_hit(hit: object, wanted: frozenset[str], scored: bool) -> Hit:

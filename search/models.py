@@ -48,6 +48,7 @@ class Filters:
     sources: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
     year: int | None = None
     month: int | None = None  # 1-12, only meaningful with year
     date_from: dt.date | None = None
@@ -57,15 +58,47 @@ class Filters:
         return self == Filters()
 
 
+TIMELINE_MODES = ("count", "share")
+
+
+@dataclass(frozen=True)
+class FacetOptions:
+    """How many values each facet returns, which facets are expanded, and value filters.
+
+    `expanded` facets return up to `expanded_limit` values ("show more");
+    `prefixes` keeps only values with a word starting with the prefix, as
+    (facet name, prefix) pairs (the filter box of a facet with many values).
+    """
+
+    limit: int = 30
+    expanded: tuple[str, ...] = ()
+    expanded_limit: int = 200
+    prefixes: tuple[tuple[str, str], ...] = ()
+
+    def limit_for(self, name: str) -> int:
+        return self.expanded_limit if name in self.expanded else self.limit
+
+    def prefix_for(self, name: str) -> str:
+        return next((p for n, p in self.prefixes if n == name), "")
+
+
 @dataclass(frozen=True)
 class SearchRequest:
-    """Everything a search needs; the page and the API both build one."""
+    """Everything a search needs; the page and the API both build one.
+
+    `timeline` asks for matches over time ("count", or "share" of all articles
+    in each period); `suggest` asks for a did-you-mean check. Both cost time,
+    so they are off unless asked for.
+    """
 
     q: str = ""
     filters: Filters = field(default_factory=Filters)
     sort: str = "relevance"
     page: int = 1
     page_size: int = 10
+    facet_options: FacetOptions = field(default_factory=FacetOptions)
+    timeline: str | None = None
+    suggest: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,14 +142,90 @@ class FacetValue:
 
 @dataclass(frozen=True)
 class Facet:
+    """A facet's shown values; `value_count` counts all distinct values before the cut."""
+
     name: str
     values: tuple[FacetValue, ...]
+    value_count: int = 0
+    prefix: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        """True when some values with a count are not shown."""
+        return self.value_count > sum(1 for v in self.values if v.count)
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [
             {"value": v.value, "label": v.label, "count": v.count, "selected": v.selected}
             for v in self.values
         ]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of a timeline: the articles published from `start` to `end` (inclusive)."""
+
+    start: dt.date
+    end: dt.date
+    count: int
+    total: int | None = None  # all articles in the period, for "share of coverage"
+
+    @property
+    def share(self) -> float:
+        return self.count / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Matching articles over time, one bucket per day, week, month or year."""
+
+    granularity: str  # "day", "week", "month" or "year"
+    buckets: tuple[Bucket, ...]
+    mode: str = "count"  # or "share"
+    undated: int = 0
+
+    @property
+    def peak(self) -> float:
+        values = [b.share if self.mode == "share" else b.count for b in self.buckets]
+        return max(values, default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "granularity": self.granularity,
+            "mode": self.mode,
+            "undated": self.undated,
+            "buckets": [
+                {
+                    "start": b.start.isoformat(),
+                    "end": b.end.isoformat(),
+                    "count": b.count,
+                    "total": b.total,
+                }
+                for b in self.buckets
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A did-you-mean query; `segments` mark which words were corrected."""
+
+    q: str
+    segments: tuple[tuple[str, bool], ...]
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"q": self.q, "total": self.total}
+
+
+@dataclass(frozen=True)
+class Related:
+    """A short reference to another article ("more like this")."""
+
+    id: str
+    title: str
+    source: str | None
+    published: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -128,6 +237,9 @@ class SearchResult:
     took_ms: float
     parsed_query: str = ""
     notice: str = ""
+    readable_query: str = ""  # the parsed query in the query language, after analysis
+    timeline: Timeline | None = None
+    suggestion: Suggestion | None = None
 
     @property
     def page_count(self) -> int:
@@ -149,4 +261,7 @@ class SearchResult:
             "facets": {f.name: f.to_dict() for f in self.facets},
             "notice": self.notice or None,
             "took_ms": round(self.took_ms, 2),
+            "readable_query": self.readable_query,
+            "suggestion": self.suggestion.to_dict() if self.suggestion else None,
+            "timeline": self.timeline.to_dict() if self.timeline else None,
         }

@@ -6,14 +6,17 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from whoosh.fields import DATETIME, ID, NUMERIC, STORED, TEXT, Schema
+from whoosh.analysis import RegexTokenizer
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from search.analysis import ANALYSIS_VERSION, make_analyzer
 from search.models import Article
 
 # Bump on any change to fields or analysis: `update` must then refuse and ask
 # for a rebuild, because old segments would answer queries differently.
-SCHEMA_VERSION = f"1.{ANALYSIS_VERSION}"
+# Fields version 2 added the exact, multi-valued `author` facet field.
+FIELDS_VERSION = 2
+SCHEMA_VERSION = f"{FIELDS_VERSION}.{ANALYSIS_VERSION}"
 
 # Full-text fields searched when the query names no field, with their weights.
 TEXT_FIELDS = {"title": 3.0, "summary": 1.5, "body": 1.0}
@@ -33,7 +36,10 @@ FIELD_ALIASES = {
     "lang": "language",
 }
 
-FACET_FIELDS = ("source", "section", "language", "year", "month")
+FACET_FIELDS = ("source", "section", "language", "author", "year", "month")
+
+# Authors are joined with this separator into the `author` field, one exact term each.
+AUTHOR_SEPARATOR = "\n"
 
 
 def build_schema() -> Schema:
@@ -53,6 +59,8 @@ def build_schema() -> Schema:
         section_text=TEXT(analyzer=ana, phrase=True),
         authors=STORED(),
         author_text=TEXT(analyzer=ana, phrase=True),
+        # One exact term per author (a name keeps its case and spaces), for the facet.
+        author=KEYWORD(analyzer=RegexTokenizer(r"[^\n]+")),  # type: ignore[arg-type]
         language=ID(stored=True, sortable=True),
         published=DATETIME(stored=True),
         published_iso=STORED(),
@@ -87,6 +95,8 @@ def to_document(a: Article) -> dict[str, Any]:
         doc["section_text"] = a.section
     if a.authors:
         doc["author_text"] = " ; ".join(a.authors)
+        names = [" ".join(n.split()) for n in a.authors]
+        doc["author"] = AUTHOR_SEPARATOR.join(n for n in names if n)
     if a.language:
         doc["language"] = a.language
     if a.published is not None:

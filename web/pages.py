@@ -1,7 +1,15 @@
-"""HTML pages: home, search results with facets, article. All state lives in the URL."""
+"""HTML pages: home, search results with timeline and facets, article. All state lives in the URL.
+
+Page-only parameters (the API ignores them): `timeline=share` draws the
+timeline as a share of all articles in each period; `more=<facet>` shows a
+facet's long list; `<facet>_prefix=<text>` keeps the facet values with a word
+starting with the text (the facet filter box without JavaScript).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -10,16 +18,26 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from search import engine
-from search.errors import SearchError
+from search.errors import QueryError, SearchError
 from search.highlight import highlight_all
+from search.models import Bucket, FacetOptions, SearchRequest, Timeline
+from search.similar import more_like_this
 from web import requests
 from web.params import request_from_args
 
 bp = Blueprint("pages", __name__)
 
+# Facets listed in the sidebar, with their headings, in order.
+LIST_FACETS = (("source", "Source"), ("section", "Section"), ("language", "Language"),
+               ("author", "Author"))
+FACET_SHOWN = 10  # values shown before "show more"
+FACET_MORE = 200  # values shown after it
+PREFIX_PARAMS = tuple(f"{name}_prefix" for name, _ in LIST_FACETS)
+RELATED = 5
+
 # Parameters that define a search; anything else in the URL is ignored.
-SEARCH_PARAMS = ("q", "source", "section", "language", "year", "month", "from", "to", "sort",
-                 "page", "page_size")
+SEARCH_PARAMS = ("q", "source", "section", "language", "author", "year", "month", "from", "to",
+                 "sort", "page", "page_size", "timeline", "more", *PREFIX_PARAMS)
 
 
 def _args() -> MultiDict[str, str]:
@@ -61,9 +79,71 @@ def toggle_url(name: str, value: str) -> str:
     return search_url(**changes)
 
 
+def bucket_label(b: Bucket, granularity: str) -> str:
+    """Return a period as people say it: `3 Jan 2017`, `2-8 Jan 2017`, `January 2017`, `2017`."""
+    if granularity == "day":
+        return f"{b.start.day} {b.start:%b %Y}"
+    if granularity == "week":
+        if b.start.month == b.end.month:
+            return f"{b.start.day}\u2013{b.end.day} {b.end:%b %Y}"
+        if b.start.year == b.end.year:
+            return f"{b.start.day} {b.start:%b}\u2013{b.end.day} {b.end:%b %Y}"
+        return f"{b.start.day} {b.start:%b %Y}\u2013{b.end.day} {b.end:%b %Y}"
+    if granularity == "month":
+        return f"{b.start:%B %Y}"
+    return f"{b.start.year}"
+
+
+def bucket_text(b: Bucket, t: Timeline) -> str:
+    """Return what a bar says when hovered or focused."""
+    n = f"{b.count:,} article{'' if b.count == 1 else 's'}"
+    if t.mode == "share" and b.total is not None:
+        return f"{bucket_label(b, t.granularity)}: {n}, {b.share:.1%} of {b.total:,} published"
+    return f"{bucket_label(b, t.granularity)}: {n}"
+
+
+def bar_url(b: Bucket) -> str:
+    """Return the search narrowed to one bar's period."""
+    return search_url(year=None, month=None, **{"from": b.start.isoformat(), "to": b.end.isoformat()})
+
+
+@bp.app_template_filter("date_long")
+def date_long(d: dt.date) -> str:
+    return f"{d.day} {d:%b %Y}"
+
+
 @bp.app_context_processor
 def helpers() -> dict[str, Any]:
-    return {"search_url": search_url, "toggle_url": toggle_url}
+    return {
+        "search_url": search_url,
+        "toggle_url": toggle_url,
+        "bucket_label": bucket_label,
+        "bucket_text": bucket_text,
+        "bar_url": bar_url,
+        "list_facets": LIST_FACETS,
+        "facet_shown": FACET_SHOWN,
+        "facet_more": FACET_MORE,
+        "search_params": SEARCH_PARAMS,
+    }
+
+
+def page_request(args: MultiDict[str, str]) -> SearchRequest:
+    """Build the page's SearchRequest: the API's parameters plus the page-only ones."""
+    req = request_from_args(args, default_size=current_app.config["PAGE_SIZE"])
+    mode = args.get("timeline", "").strip() or "count"
+    if mode not in ("count", "share"):
+        raise QueryError("timeline must be count or share.", parameter="timeline")
+    names = {name for name, _ in LIST_FACETS}
+    options = FacetOptions(
+        limit=FACET_SHOWN,
+        expanded=tuple(m for m in args.getlist("more") if m in names),
+        expanded_limit=FACET_MORE,
+        prefixes=tuple(
+            (name, args.get(f"{name}_prefix", "").strip()[:60])
+            for name in sorted(names) if args.get(f"{name}_prefix", "").strip()
+        ),
+    )
+    return dataclasses.replace(req, facet_options=options, timeline=mode, suggest=True)
 
 
 @bp.get("/")
@@ -80,9 +160,10 @@ def home() -> ResponseReturnValue:
 
 @bp.get("/search")
 def search() -> ResponseReturnValue:
-    req = request_from_args(request.args, default_size=current_app.config["PAGE_SIZE"])
+    req = page_request(request.args)
     result = engine.search(requests.searcher(), req)
-    return render_template("search.html", result=result, req=req)
+    return render_template("search.html", result=result, req=req,
+                           facets={f.name: f for f in result.facets})
 
 
 @bp.get("/article/<article_id>")
@@ -99,4 +180,5 @@ def article(article_id: str) -> ResponseReturnValue:
         title=highlight_all(a.title, wanted),
         summary=highlight_all(a.summary, wanted) if a.summary else Markup(""),
         paragraphs=paragraphs,
+        related=more_like_this(s, a.id, limit=RELATED),
     )

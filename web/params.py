@@ -9,7 +9,8 @@ from werkzeug.datastructures import MultiDict
 from search.errors import QueryError
 from search.models import Filters, SearchRequest
 
-MULTI = {"source": "sources", "section": "sections", "language": "languages"}
+MULTI = {"source": "sources", "section": "sections", "language": "languages",
+         "author": "authors"}
 
 
 def _int(args: MultiDict[str, str], name: str, default: int | None) -> int | None:
@@ -43,6 +44,7 @@ def request_from_args(args: MultiDict[str, str], *, default_size: int = 10) -> S
         sources=multi["sources"],
         sections=multi["sections"],
         languages=multi["languages"],
+        authors=multi["authors"],
         year=_int(args, "year", None),
         month=_int(args, "month", None),
         date_from=_date(args, "from"),

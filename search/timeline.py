@@ -1,0 +1,149 @@
+"""Matching articles over time: buckets of a day, week, month or year.
+
+The granularity follows the span shown, so a chart has a readable number of
+bars (at most about 150): up to 92 days by day, up to two years by week (weeks
+start on Monday, ISO 8601), up to 12 years by month, beyond that by year.
+Dates are UTC calendar days, the same days the date filters use.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Iterable
+
+from whoosh.reading import IndexReader
+
+from search.models import Bucket, Timeline
+
+GRANULARITIES = ("day", "week", "month", "year")
+MAX_YEARS = 200  # a date filter wider than this is clipped to the matches
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def pick_granularity(start: dt.date, end: dt.date) -> str:
+    """Return the bucket size for a span: day, week, month or year."""
+    days = (end - start).days + 1
+    if days <= 92:
+        return "day"
+    if days <= 2 * 366:
+        return "week"
+    if days <= 12 * 366:
+        return "month"
+    return "year"
+
+
+def bucket_start(d: dt.date, granularity: str) -> dt.date:
+    """Return the first day of the bucket holding `d`."""
+    if granularity == "day":
+        return d
+    if granularity == "week":
+        return d - dt.timedelta(days=d.weekday())
+    if granularity == "month":
+        return d.replace(day=1)
+    return d.replace(month=1, day=1)
+
+
+def bucket_end(start: dt.date, granularity: str) -> dt.date:
+    """Return the last day (inclusive) of the bucket starting on `start`."""
+    if granularity == "day":
+        return start
+    if granularity == "week":
+        return start + dt.timedelta(days=min(6, (dt.date.max - start).days))
+    if granularity == "month":
+        return start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    return start.replace(month=12, day=31)
+
+
+def bucket_ranges(start: dt.date, end: dt.date, granularity: str) -> list[tuple[dt.date, dt.date]]:
+    """Return every (first, last) day pair of the buckets covering start..end."""
+    out = []
+    b = bucket_start(start, granularity)
+    while b <= end:
+        e = bucket_end(b, granularity)
+        out.append((b, e))
+        if e >= dt.date.max - dt.timedelta(days=1):
+            break
+        b = e + dt.timedelta(days=1)
+    return out
+
+
+def histogram(
+    days: Counter[dt.date],
+    *,
+    span: tuple[dt.date | None, dt.date | None] = (None, None),
+    totals: Counter[dt.date] | None = None,
+    undated: int = 0,
+) -> Timeline | None:
+    """Bucket per-day counts into a timeline; None when nothing is dated.
+
+    `span` bounds the chart (a date filter); an open side ends at the first or
+    last dated match. With `totals` (all articles per day), buckets also carry
+    the period's total, for "share of coverage".
+    """
+    if not days:
+        return None
+    first = span[0] or min(days)
+    last = span[1] or max(days)
+    if first > last:
+        first, last = last, first
+    if pick_granularity(first, last) == "year" and last.year - first.year > MAX_YEARS:
+        first, last = max(first, min(days)), min(last, max(days))  # a filter like from=0001-01-01
+    granularity = pick_granularity(first, last)
+    per_bucket: Counter[dt.date] = Counter()
+    for d, n in days.items():
+        per_bucket[bucket_start(d, granularity)] += n
+    per_total: Counter[dt.date] | None = None
+    if totals is not None:
+        per_total = Counter()
+        for d, n in totals.items():
+            per_total[bucket_start(d, granularity)] += n
+    buckets = tuple(
+        Bucket(
+            start=b,
+            end=e,
+            count=per_bucket.get(b, 0),
+            total=per_total.get(b, 0) if per_total is not None else None,
+        )
+        for b, e in bucket_ranges(first, last, granularity)
+    )
+    return Timeline(
+        granularity=granularity,
+        buckets=buckets,
+        mode="share" if totals is not None else "count",
+        undated=undated,
+    )
+
+
+_DAY_NUMBERS: weakref.WeakKeyDictionary[IndexReader, list[int]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def day_numbers(reader: IndexReader) -> list[int]:
+    """Return each document's UTC day since 1970 (-1 when undated), read once per reader.
+
+    Reading the two columns whole is ~20x faster than one value per matching document.
+    """
+    with _LOCK:
+        cached = _DAY_NUMBERS.get(reader)
+    if cached is None:
+        has_date = list(reader.column_reader("has_date"))
+        pub_ts = list(reader.column_reader("pub_ts"))
+        cached = [ts // 86400 if dated else -1 for dated, ts in zip(has_date, pub_ts, strict=True)]
+        with _LOCK:
+            _DAY_NUMBERS[reader] = cached
+    return cached
+
+
+def count_days(reader: IndexReader, docs: Iterable[int]) -> tuple[Counter[dt.date], int]:
+    """Return (articles per UTC day, undated articles) over `docs`."""
+    numbers = day_numbers(reader)
+    by_day: Counter[int] = Counter(numbers[d] for d in docs)
+    undated = by_day.pop(-1, 0)
+    days: Counter[dt.date] = Counter()
+    for day_number, n in by_day.items():
+        days[(_EPOCH + dt.timedelta(days=day_number)).date()] += n
+    return days, undated

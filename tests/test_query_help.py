@@ -1,0 +1,79 @@
+"""Query help: the parsed query written back readably, and did-you-mean from the index."""
+
+from __future__ import annotations
+
+import pytest
+
+from search import Filters, SearcherPool, SearchRequest, search
+from search.explain import describe
+from search.query import parse
+from search.spelling import candidate_words, distance
+from tests.indexing import build_index
+from tests.test_pages import DOCS
+
+
+@pytest.mark.parametrize(
+    "q, readable",
+    [
+        ("budget", "budget"),
+        ("gaza negotiations", "gaza AND negoti"),
+        ('"security council"', '"secur council"'),
+        ("tillerson OR mattis", "tillerson OR matti"),
+        ("brexit -may", "brexit AND NOT may"),
+        ("(merkel OR macron) summit", "(merkel OR macron) AND summit"),
+        ("title:brexit source:BBC author:Smith", "title:brexit AND source:bbc AND author:smith"),
+        ("negotiat*", "negoti*"),
+        ("İSTANBUL Kalın", "istanbul AND kalin"),
+        ("", "every article"),
+        ("(a1 b2) OR (c3 d4)", "(a1 AND b2) OR (c3 AND d4)"),
+    ],
+)
+def test_parsed_query_reads_like_the_query_language(q: str, readable: str) -> None:
+    assert describe(parse(q).query) == readable
+
+
+def test_distance_counts_transpositions_as_one_edit() -> None:
+    assert distance("parliament", "parliment") == 1
+    assert distance("tillerson", "tilelrson") == 1
+    assert distance("abc", "abc") == 0 and distance("", "abc") == 3
+
+
+def test_candidate_words_skip_operators_fields_and_wildcards() -> None:
+    words = [
+        w
+        for _, _, w in candidate_words(
+            'parliment OR title:budgte source:reuters negotiat* "harbour strke"'
+        )
+    ]
+    assert words == ["parliment", "budgte", "harbour", "strke"]
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> SearcherPool:
+    return SearcherPool(build_index(tmp_path_factory.mktemp("spellix"), DOCS))
+
+
+def suggestion(pool: SearcherPool, q: str, filters: Filters | None = None):  # type: ignore[no-untyped-def]
+    with pool.searcher() as (s, _):
+        return search(s, SearchRequest(q=q, filters=filters or Filters(), suggest=True)).suggestion
+
+
+def test_did_you_mean_keeps_syntax_and_case(pool: SearcherPool) -> None:
+    s = suggestion(pool, 'Parliment -"harbour strike"')
+    assert s is not None and s.q == 'Parliament -"harbour strike"'
+    assert [t for t, changed in s.segments if changed] == ["Parliament"]
+    assert s.total > 0
+
+
+def test_did_you_mean_only_when_clearly_better(pool: SearcherPool) -> None:
+    assert suggestion(pool, "parliament") is None
+    assert suggestion(pool, "budget") is None
+    assert suggestion(pool, "qwertyuiop") is None  # nothing near it in the index
+    # The correction is counted under the same filters: none match there, so no suggestion.
+    assert suggestion(pool, "parliment", Filters(sources=("Outlet E",), languages=("de",))) is None
+
+
+def test_did_you_mean_finds_words_whose_stem_is_far_from_the_typo(pool: SearcherPool) -> None:
+    # "electoin" stems to itself, three edits from "elect"; one edit from "election".
+    s = suggestion(pool, "electoin campaign")
+    assert s is not None and s.q == "election campaign"
