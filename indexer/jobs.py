@@ -1,209 +1,447 @@
-"""Index-building jobs: read sources, extract articles, write and publish a generation.
+"""Index jobs: rebuild, update and roll back generations while search keeps serving.
 
-A job never touches the served generation: it writes a new one beside it,
-checks it, and only then replaces the CURRENT pointer. If it fails or is
-interrupted, the half-written generation is removed and search goes on
-serving the previous one.
+- A job never touches the served generation. `rebuild` writes a fresh index in a
+  new generation directory. `update` is copy-on-write: it hard-links the served
+  generation's files into a new directory (Whoosh never modifies a file once
+  written: a commit adds segment files and a new TOC, deletions live in the
+  TOC), applies only what changed there, and publishes that; the generation it
+  started from stays intact and becomes the rollback target.
+- Before publishing, the new generation is reopened and checked (`verify.py`);
+  publishing fsyncs it and replaces CURRENT atomically (`search.index`).
+- One job at a time (`locking.py`). A job starts by removing every generation
+  other than CURRENT and PREVIOUS: leftovers of killed jobs. That is safe only
+  because generations are created by lock holders alone.
+- Every job records itself in INDEX_DIR/last-job.json: "running" at start,
+  then its report with the outcome, also when it fails.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import os
 import shutil
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
 
-from indexer.extract import ExtractionError, Skipped, extract
-from indexer.sources import SourceFile, fingerprint, iter_paths, read_source
-from search.index import IndexLocation
-from search.models import Article
-from search.schema import SCHEMA_VERSION, to_document
+from indexer.catalog import CATALOG, Catalog
+from indexer.changes import Applier, Progress, Scan, Tally, full_scan, scan
+from indexer.locking import JobLock
+from indexer.report import JobReport, now_iso, record_last_job
+from indexer.sources import fingerprint, iter_paths
+from indexer.verify import verify_generation
+from search.errors import IndexUnavailable
+from search.index import MANIFEST, IndexLocation
+from search.schema import SCHEMA_VERSION
+
+__all__ = [
+    "JobRefused",
+    "JobReport",
+    "Progress",
+    "build",
+    "is_stale",
+    "rebuild",
+    "rollback",
+    "update",
+]
 
 log = logging.getLogger(__name__)
 
-KEEP_GENERATIONS = 2  # the served one and one to roll back to
 WRITER_LIMIT_MB = 256
+OPTIMIZE_DELETED_RATIO = 0.25  # merge segments once a quarter of the documents are deleted
+TEST_SLOW_ENV = "DATELINE_TEST_SLOW"  # seconds to sleep per document and step (tests only)
+
+
+class JobRefused(Exception):
+    """The job cannot run as asked; the message says what to do instead."""
+
+
+def _absolute(sources: Sequence[str | Path]) -> list[str]:
+    # Absolute, not resolved: the stored `path` and the catalog keys must not
+    # depend on the working directory, but a symlinked archive keeps its name.
+    return [os.path.abspath(s) for s in sources]
+
+
+def _pauser(weight: float = 1.0) -> Callable[[], None]:
+    """Return the test hook that slows a job down so a test can kill it mid-way."""
+    delay = float(os.environ.get(TEST_SLOW_ENV) or 0) * weight
+    return (lambda: time.sleep(delay)) if delay > 0 else (lambda: None)
+
+
+# --- the job frame: lock, leftovers, last-job.json --------------------------------------
 
 
 @dataclass(frozen=True)
-class JobReport:
-    """What a job did; printed by the CLI and stored in the generation's manifest."""
+class _Job:
+    location: IndexLocation
+    name: str
+    started_at: str
+    started: float
+    progress: Progress
+    pause: Callable[[], None]  # after each document written
+    step: Callable[[], None]  # between steps: copy, commit, verify, manifest, publish
 
-    job: str
-    generation: str | None
-    indexed: int
-    updated: int
-    duplicates: int
-    skipped: tuple[Skipped, ...]
-    files: int
-    duration_s: float
-    published: bool
-    message: str = ""
-
-    @property
-    def docs_per_s(self) -> float:
-        return self.indexed / self.duration_s if self.duration_s > 0 else 0.0
-
-    def skipped_by_reason(self) -> dict[str, int]:
-        """Group skip reasons, ignoring details after a colon ("broken gzip: ...")."""
-        return dict(Counter(s.reason.split(":")[0] for s in self.skipped).most_common())
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["skipped"] = [asdict(s) for s in self.skipped]
-        d["skipped_by_reason"] = self.skipped_by_reason()
-        d["docs_per_s"] = round(self.docs_per_s, 1)
-        d["duration_s"] = round(self.duration_s, 3)
-        return d
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
 
 
-@dataclass
-class Progress:
-    """Callbacks a front end may pass to show progress; all optional."""
+def _run(
+    index_dir: str | Path,
+    job: str,
+    wait: float,
+    progress: Progress | None,
+    body: Callable[[_Job], JobReport],
+) -> JobReport:
+    location = IndexLocation(index_dir)
+    with JobLock(location.root, job, wait=wait) as lock:
+        ctx = _Job(
+            location,
+            job,
+            now_iso(),
+            time.perf_counter(),
+            progress or Progress(),
+            _pauser(),
+            _pauser(weight=25),
+        )
+        if lock.interrupted:
+            log.warning(
+                "the previous job (%s) was interrupted; cleaning up after it",
+                lock.interrupted.describe(),
+            )
+        record_last_job(
+            location, JobReport(job, "running", location.current_name(), started_at=ctx.started_at)
+        )
+        try:
+            for name in prune(location):
+                log.info("removed generation %s (old, or left by an interrupted job)", name)
+            report = body(ctx)
+        except BaseException as e:  # record every way a job can end, then re-raise
+            outcome = (
+                "refused"
+                if isinstance(e, JobRefused)
+                else "interrupted"
+                if isinstance(e, KeyboardInterrupt | SystemExit)
+                else "failed"
+            )
+            record_last_job(
+                location,
+                JobReport(
+                    job,
+                    outcome,
+                    location.current_name(),
+                    started_at=ctx.started_at,
+                    duration_s=ctx.elapsed(),
+                    error=f"{type(e).__name__}: {e}",
+                ),
+            )
+            raise
+        report = replace(report, duration_s=ctx.elapsed())
+        record_last_job(location, report)
+        return report
 
-    on_file: Callable[[str], None] = lambda path: None
-    on_article: Callable[[Article], None] = lambda article: None
-    on_skip: Callable[[Skipped], None] = lambda skipped: None
 
+def prune(location: IndexLocation) -> list[str]:
+    """Remove every generation but the served one and the previous one; call under the lock.
 
-@dataclass
-class _Tally:
-    indexed: int = 0
-    duplicates: int = 0
-    files: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-
-
-def iter_articles(
-    sources: Iterable[str | Path], tally: _Tally, progress: Progress
-) -> Iterator[Article]:
-    """Yield articles from every source file; record what is skipped and why."""
-    for path in iter_paths(sources):
-        tally.files += 1
-        progress.on_file(str(path))
-        src = read_source(path)
-        if isinstance(src, Skipped):
-            tally.skipped.append(src)
-            progress.on_skip(src)
+    When CURRENT is missing or names a generation that is not there (nothing
+    published yet, or a damaged index), only generations without a manifest,
+    which were never finished, are removed: nothing that might be wanted back.
+    """
+    current = location.current_name()
+    keep = {n for n in (current, location.previous_name()) if n}
+    trusted = current is not None and (location.generations_dir / current / MANIFEST).exists()
+    removed = []
+    for name in location.list_generations():
+        path = location.generations_dir / name
+        if name in keep or (not trusted and (path / MANIFEST).exists()):
             continue
-        yield from _extract_reporting(src, tally, progress)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(name)
+    return removed
 
 
-def _extract_reporting(src: SourceFile, tally: _Tally, progress: Progress) -> Iterator[Article]:
+# --- rebuild ---------------------------------------------------------------------------
+
+
+def rebuild(
+    sources: Sequence[str | Path],
+    index_dir: str | Path,
+    *,
+    wait: float = 0.0,
+    progress: Progress | None = None,
+    job: str = "rebuild",
+) -> JobReport:
+    """Build a complete new generation from `sources`, check it and publish it."""
+    srcs = _absolute(sources)
+    return _run(index_dir, job, wait, progress, lambda ctx: _rebuild(ctx, srcs))
+
+
+def build(
+    sources: Sequence[str | Path], index_dir: str | Path, *, progress: Progress | None = None
+) -> JobReport:
+    """Same as `rebuild` (the original name, kept for scripts and the Makefile)."""
+    return rebuild(sources, index_dir, progress=progress, job="build")
+
+
+def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
+    scan_ns = time.time_ns()
+    name, path, ix = ctx.location.new_generation()
+    tally = Tally()
+    plan = full_scan(sources)
     try:
-        for item in extract(src.path, src.data, src.kind):
-            if isinstance(item, Skipped):
-                tally.skipped.append(item)
-                progress.on_skip(item)
-            else:
-                yield item
-    except ExtractionError as e:
-        skip = Skipped(src.path, e.reason)
-        tally.skipped.append(skip)
-        progress.on_skip(skip)
-    except Exception as e:  # noqa: BLE001 - the one place a bad file is reported and skipped
-        log.exception("extractor failed on %s", src.path)
-        skip = Skipped(src.path, f"extractor error: {type(e).__name__}: {e}")
-        tally.skipped.append(skip)
-        progress.on_skip(skip)
+        writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+        applier = Applier(Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns)
+        try:
+            catalog = applier.run(plan, sources)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return _finish(ctx, name, path, catalog, applier, tally, plan, message)
+    except BaseException:
+        _discard(ctx.location, name)
+        raise
 
 
-def is_stale(location: IndexLocation, sources: list[str | Path]) -> bool:
+def _discard(location: IndexLocation, name: str) -> None:
+    if location.current_name() != name:  # never the served one, whatever failed
+        shutil.rmtree(location.generations_dir / name, ignore_errors=True)
+
+
+def _finish(
+    ctx: _Job,
+    name: str,
+    path: Path,
+    catalog: Catalog,
+    applier: Applier,
+    tally: Tally,
+    plan: Scan,
+    message: str,
+    base: str | None = None,
+) -> JobReport:
+    """Verify, describe and publish a written generation, then prune."""
+    ctx.step()
+    verify_generation(path, set(applier.claimed))
+    ctx.step()
+    previous = ctx.location.current_name()
+    report = JobReport(
+        job=ctx.name,
+        outcome="published",
+        generation=name,
+        doc_count=len(applier.claimed),
+        previous=previous,
+        added=tally.added,
+        updated=tally.updated,
+        deleted=tally.deleted,
+        unchanged=applier.unchanged(),
+        duplicates=tally.duplicates,
+        files=tally.files,
+        files_changed=len(plan.changed),
+        files_touched=plan.touched,
+        removed_files=dict(tally.removed_files),
+        skipped=tuple(tally.skipped),
+        started_at=ctx.started_at,
+        duration_s=ctx.elapsed(),
+        message=message,
+    )
+    catalog.save(path)
+    ctx.location.write_manifest(
+        path,
+        {
+            "generation": name,
+            "built_at": now_iso(),
+            "doc_count": report.doc_count,
+            "sources": catalog.sources,
+            "fingerprint": fingerprint(iter_paths(catalog.sources)),
+            "base": base,
+            "report": report.to_dict(),
+        },
+    )
+    ctx.step()
+    ctx.location.publish(name)
+    ctx.step()
+    prune(ctx.location)
+    return report
+
+
+# --- update ----------------------------------------------------------------------------
+
+
+def update(
+    sources: Sequence[str | Path] | None,
+    index_dir: str | Path,
+    *,
+    wait: float = 0.0,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Bring the served generation in step with `sources` (default: the ones it was built from).
+
+    With no index at all yet, this builds a complete first generation; an index
+    that exists but cannot be read is never replaced: the job is refused.
+    """
+    srcs = _absolute(sources) if sources else None
+    return _run(index_dir, "update", wait, progress, lambda ctx: _update(ctx, srcs))
+
+
+def _load_served(location: IndexLocation) -> tuple[str, Path, Catalog, int]:
+    try:
+        gen = location.current()
+    except IndexUnavailable as e:
+        raise JobRefused(
+            f"{e.message} `update` never replaces an index it cannot read; "
+            "repair it, `rollback`, or run `rebuild`."
+        ) from e
+    if gen.manifest.get("schema_version") != SCHEMA_VERSION:
+        raise JobRefused(
+            f"the index was built with schema {gen.manifest.get('schema_version')} and this "
+            f"version uses {SCHEMA_VERSION} (fields or text analysis changed), so old and new "
+            "documents would not match the same queries. Run `python -m indexer rebuild`."
+        )
+    try:
+        catalog = Catalog.load(gen.path)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise JobRefused(
+            f"generation {gen.name} has no readable source catalog ({CATALOG}: "
+            f"{e}); run `python -m indexer rebuild` once."
+        ) from e
+    return gen.name, gen.path, catalog, gen.doc_count
+
+
+def _check_sources(sources: list[str], catalog: Catalog) -> None:
+    if sorted(sources) != sorted(catalog.sources):
+        raise JobRefused(
+            "the index was built from " + ", ".join(catalog.sources) + "; `update` keeps it in "
+            "step with those same sources (omit SOURCES to use them). To index a different "
+            "set, run `python -m indexer rebuild` with it."
+        )
+    missing = [s for s in sources if not os.path.exists(s)]
+    if missing:
+        raise JobRefused(
+            f"source {missing[0]} is missing (unmounted?); refusing to delete its articles. "
+            "Restore it, or run `rebuild` without it."
+        )
+
+
+def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
+    location = ctx.location
+    if location.current_name() is None:
+        if not sources:
+            raise JobRefused(f"no index in {location.root} yet and no SOURCES given.")
+        return _rebuild(ctx, sources, "no index yet: built a complete first generation")
+    base, base_path, old, doc_count = _load_served(location)
+    sources = sources or old.sources
+    _check_sources(sources, old)
+    scan_ns = time.time_ns()
+    plan = scan(old, sources, scan_ns=scan_ns)
+    if plan.is_noop:
+        return _noop(ctx, base, doc_count, old, plan, "nothing changed")
+    name, path = location.new_generation_dir()
+    tally = Tally()
+    try:
+        _link_index_files(base_path, path)
+        ctx.step()
+        ix = whoosh_index.open_dir(str(path))
+        writer = cast(SegmentWriter, ix.writer(limitmb=WRITER_LIMIT_MB))
+        applier = Applier(old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns)
+        try:
+            catalog = applier.run(plan, sources)
+        except BaseException:
+            writer.cancel()
+            raise
+        if not (tally.added or tally.updated or tally.deleted) and catalog.files == old.files:
+            # E.g. a gzip archive still being written: skipped, its old articles kept.
+            writer.cancel()
+            _discard(location, name)
+            return replace(
+                _noop(ctx, base, doc_count, old, plan, "no article changed"),
+                skipped=tuple(tally.skipped),
+            )
+        writer.commit(optimize=_mostly_deleted(writer))
+        return _finish(ctx, name, path, catalog, applier, tally, plan, "", base=base)
+    except BaseException:
+        _discard(location, name)
+        raise
+
+
+def _noop(ctx: _Job, base: str, doc_count: int, old: Catalog, plan: Scan, why: str) -> JobReport:
+    return JobReport(
+        job="update",
+        outcome="no-op",
+        generation=base,
+        doc_count=doc_count,
+        unchanged=len(old.owners()),
+        files=len(plan.order),
+        files_changed=len(plan.changed),
+        files_touched=plan.touched,
+        started_at=ctx.started_at,
+        message=why,
+    )
+
+
+def _mostly_deleted(writer: SegmentWriter) -> bool:
+    """True when deleted documents make up enough of the old segments to merge them away.
+
+    Merging rewrites every posting (minutes at 56k articles), so it is worth it
+    only once deletions would otherwise slow every query down noticeably.
+    """
+    stored = sum(seg.doc_count_all() for seg in writer.segments)
+    return writer.deleted_count() > OPTIMIZE_DELETED_RATIO * max(stored, 1)
+
+
+def _link_index_files(src: Path, dst: Path) -> None:
+    """Give `dst` the Whoosh files of `src`: hard links (copies where links fail)."""
+    for p in src.iterdir():
+        if (
+            not p.is_file()
+            or p.name in (MANIFEST, CATALOG)
+            or p.name.endswith(("WRITELOCK", ".tmp"))
+        ):
+            continue
+        try:
+            os.link(p, dst / p.name)
+        except OSError:
+            shutil.copy2(p, dst / p.name)
+
+
+# --- rollback and staleness ------------------------------------------------------------
+
+
+def rollback(index_dir: str | Path, *, wait: float = 0.0) -> JobReport:
+    """Serve the previous generation again (the current one becomes the previous)."""
+
+    def body(ctx: _Job) -> JobReport:
+        try:
+            old, new = ctx.location.swap_to_previous()
+        except IndexUnavailable as e:
+            raise JobRefused(e.message) from e
+        gen = ctx.location.generation(new)
+        return JobReport(
+            job="rollback",
+            outcome="rolled-back",
+            generation=new,
+            doc_count=gen.doc_count,
+            previous=old,
+            started_at=ctx.started_at,
+            message=f"serving {new} again instead of {old}",
+        )
+
+    return _run(index_dir, "rollback", wait, None, body)
+
+
+def is_stale(location: IndexLocation, sources: Sequence[str | Path]) -> bool:
     """True when the served generation was not built from these exact files and schema."""
     name = location.current_name()
     if name is None:
         return True
     try:
         manifest = location.generation(name).manifest
-    except Exception:  # noqa: BLE001 - an unreadable manifest means "rebuild"
+    except IndexUnavailable:  # an unreadable manifest means "rebuild"
         return True
-    return (
-        manifest.get("schema_version") != SCHEMA_VERSION
-        or manifest.get("fingerprint") != fingerprint(iter_paths(sources))
-    )
-
-
-def build(
-    sources: list[str | Path],
-    index_dir: str | Path,
-    *,
-    progress: Progress | None = None,
-) -> JobReport:
-    """Build a complete new generation from `sources` and publish it."""
-    progress = progress or Progress()
-    location = IndexLocation(index_dir)
-    location.root.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    source_fp = fingerprint(iter_paths(sources))
-    name, path, ix = location.new_generation()
-    tally = _Tally()
-    seen: dict[str, str] = {}
-    try:
-        writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-        try:
-            for article in iter_articles(sources, tally, progress):
-                if article.id in seen:
-                    tally.duplicates += 1
-                    continue
-                seen[article.id] = article.path or ""
-                writer.add_document(**to_document(article))
-                tally.indexed += 1
-                progress.on_article(article)
-        except BaseException:
-            writer.cancel()
-            raise
-        writer.commit()
-        _verify(path, tally.indexed)
-        duration = time.perf_counter() - started
-        report = JobReport(
-            job="build",
-            generation=name,
-            indexed=tally.indexed,
-            updated=0,
-            duplicates=tally.duplicates,
-            skipped=tuple(tally.skipped),
-            files=tally.files,
-            duration_s=duration,
-            published=True,
-        )
-        location.write_manifest(
-            path,
-            {
-                "generation": name,
-                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "doc_count": tally.indexed,
-                "sources": [str(Path(s).resolve()) for s in sources],
-                "fingerprint": source_fp,
-                "report": report.to_dict(),
-            },
-        )
-        location.publish(name)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-    _prune(location, keep=name)
-    return report
-
-
-def _verify(path: Path, expected: int) -> None:
-    """Reopen the new generation and check it holds what was written."""
-    ix = whoosh_index.open_dir(str(path))
-    with ix.searcher() as s:
-        if s.doc_count() != expected:
-            raise RuntimeError(f"new index holds {s.doc_count()} documents, expected {expected}")
-        for docnum in range(min(expected, 3)):
-            s.stored_fields(docnum)
-
-
-def _prune(location: IndexLocation, keep: str) -> None:
-    """Remove all but the newest generations (the served one is always kept)."""
-    names = [n for n in location.list_generations() if n != keep]
-    for old in names[: max(0, len(names) - (KEEP_GENERATIONS - 1))]:
-        shutil.rmtree(location.generations_dir / old, ignore_errors=True)
+    return manifest.get("schema_version") != SCHEMA_VERSION or manifest.get(
+        "fingerprint"
+    ) != fingerprint(iter_paths(_absolute(sources)))

@@ -28,6 +28,7 @@ class SourceFile:
     path: str
     kind: str
     data: bytes
+    sha1: str = ""  # of the bytes on disk (before gunzip): what `update` compares
 
 
 def iter_paths(sources: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
@@ -45,11 +46,20 @@ def iter_paths(sources: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
 
 
 def _gunzip(raw: bytes, limit: int) -> bytes:
-    d = zlib.decompressobj(wbits=47)  # gzip or zlib header
-    out = d.decompress(raw, limit + 1)
-    if len(out) > limit or d.unconsumed_tail:
-        raise ValueError(f"decompresses to more than {limit // (1024 * 1024)} MB")
-    return out
+    """Decompress every member: archives grown with `gzip -c new >> old.gz` have several."""
+    parts: list[bytes] = []
+    size = 0
+    while raw:
+        d = zlib.decompressobj(wbits=47)  # gzip or zlib header
+        out = d.decompress(raw, limit + 1 - size)
+        size += len(out)
+        if size > limit or d.unconsumed_tail:
+            raise ValueError(f"decompresses to more than {limit // (1024 * 1024)} MB")
+        if not d.eof:
+            raise EOFError("truncated gzip data")
+        parts.append(out)
+        raw = d.unused_data.lstrip(b"\0")  # some tools pad members with zeros
+    return b"".join(parts)
 
 
 def read_source(path: Path) -> SourceFile | Skipped:
@@ -64,12 +74,22 @@ def read_source(path: Path) -> SourceFile | Skipped:
         raw = path.read_bytes()
     except OSError as e:
         return Skipped(str(path), f"cannot read: {e.strerror or e}")
+    digest = hashlib.sha1(raw).hexdigest()
     if path.name.lower().endswith(".gz"):
         try:
             raw = _gunzip(raw, MAX_DECOMPRESSED_BYTES)
         except (ValueError, zlib.error, gzip.BadGzipFile, EOFError) as e:
             return Skipped(str(path), f"broken gzip: {e}")
-    return SourceFile(str(path), kind, raw)
+    return SourceFile(str(path), kind, raw, digest)
+
+
+def file_sha1(path: Path) -> str:
+    """Hash a file's bytes in chunks (OSError when it cannot be read)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def fingerprint(paths: Iterable[Path]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -30,7 +31,11 @@ def article(article_id: str) -> ResponseReturnValue:
 
 @bp.get("/health")
 def health() -> ResponseReturnValue:
+    """Report the served generation and the last indexer job; 503 when nothing can be served."""
     body: dict[str, Any]
+    job = requests.pool().location.last_job() or {}
+    last_job = {k: job.get(k) for k in ("job", "outcome", "finished_at", "error")} if job else None
+    success_at = (job.get("last_success") or {}).get("finished_at")
     try:
         gen = requests.generation()
         s = requests.searcher()
@@ -41,8 +46,28 @@ def health() -> ResponseReturnValue:
             "doc_count": s.doc_count(),
             "last_build": gen.built_at,
             "schema_version": gen.manifest.get("schema_version"),
+            "last_job": last_job,
+            "last_success_age_s": _age_s(success_at),
+            "warning": requests.pool().open_error,
         }
         return jsonify(body)
     except SearchError as e:
-        body = {"ok": False, "status": "degraded", "error": e.to_dict()}
+        body = {
+            "ok": False,
+            "status": "degraded",
+            "error": e.to_dict(),
+            "last_job": last_job,
+            "last_success_age_s": _age_s(success_at),
+        }
         return jsonify(body), 503
+
+
+def _age_s(iso: str | None) -> float | None:
+    """Seconds since an ISO 8601 time, or None when unknown."""
+    if not iso:
+        return None
+    try:
+        then = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return round((dt.datetime.now(dt.timezone.utc) - then).total_seconds(), 1)

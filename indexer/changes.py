@@ -1,0 +1,242 @@
+"""Source files to index changes: find what changed since a catalog, then write it.
+
+`scan` is cheap: it stats every file and hashes only those whose size or mtime
+differ from the catalog, so an `update` with nothing to do reads no article.
+`Applier` then walks the files in source order, extracts the new and changed
+ones, and writes only documents whose (content hash, path) digest changed;
+ids no file produces any more are deleted. A full rebuild is the same walk
+with an empty catalog, so both follow one rule for duplicate ids (the first
+file in source order wins) and produce the same documents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from whoosh.writing import IndexWriter
+
+from indexer.catalog import Catalog, FileRecord, article_digest
+from indexer.extract import ExtractionError, Skipped, detect_kind, extract
+from indexer.sources import SourceFile, file_sha1, iter_paths, read_source
+from search.models import Article
+from search.schema import to_document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Callbacks a front end may pass to show progress; all optional."""
+
+    on_file: Callable[[str], None] = lambda path: None
+    on_article: Callable[[Article], None] = lambda article: None
+    on_skip: Callable[[Skipped], None] = lambda skipped: None
+
+
+@dataclass
+class Tally:
+    """Counts a job reports."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    duplicates: int = 0
+    files: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    removed_files: dict[str, int] = field(default_factory=dict)  # path -> articles it had
+
+
+@dataclass
+class Scan:
+    """Which tracked files must be read again, and which are gone."""
+
+    order: list[Path]  # every file under the sources, in source order
+    changed: set[str]  # new files and files whose bytes differ: extract again
+    records: dict[str, FileRecord]  # catalog records still valid (stat refreshed if touched)
+    removed: list[str]
+    touched: int = 0  # mtime changed, bytes did not
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.changed and not self.removed
+
+
+def scan(old: Catalog, sources: list[str], *, scan_ns: int) -> Scan:
+    """Compare the files under `sources` with the catalog (stat, then sha1 if needed)."""
+    order: list[Path] = []
+    changed: set[str] = set()
+    records: dict[str, FileRecord] = {}
+    touched = 0
+    for path in iter_paths(sources):
+        key = str(path)
+        if detect_kind(path.name) is None:
+            continue  # never indexed, so never worth hashing
+        order.append(path)
+        rec = old.files.get(key)
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if rec is not None and st is not None and rec.same_stat(st):
+            records[key] = rec
+            continue
+        try:
+            sha1 = file_sha1(path) if st is not None else None
+        except OSError:
+            sha1 = None
+        if rec is not None and st is not None and sha1 is not None and sha1 == rec.sha1:
+            touched += 1
+            records[key] = FileRecord.of(st, sha1, rec.articles, rec.skipped, scan_ns=scan_ns)
+        elif rec is not None and sha1 is None:
+            records[key] = rec  # unreadable now: keep what it gave, retry next time
+        else:
+            changed.add(key)
+    seen = {str(p) for p in order}
+    removed = [k for k in old.files if k not in seen]
+    return Scan(order, changed, records, removed, touched)
+
+
+def full_scan(sources: list[str]) -> Scan:
+    """A scan that reads every file: what a rebuild does."""
+    order = list(iter_paths(sources))
+    return Scan(order, {str(p) for p in order}, {}, [])
+
+
+class Applier:
+    """Write the documents that differ between the old catalog and the files now."""
+
+    def __init__(
+        self,
+        old: Catalog,
+        writer: IndexWriter,
+        tally: Tally,
+        progress: Progress,
+        pause: Callable[[], None],
+        *,
+        scan_ns: int,
+    ) -> None:
+        self.old = old
+        self.old_owner = old.owners()
+        self.writer = writer
+        self.tally = tally
+        self.progress = progress
+        self.pause = pause
+        self.scan_ns = scan_ns
+        self.claimed: dict[str, tuple[str, str]] = {}  # id -> (file, digest) now
+        self._promote: dict[str, set[str]] = {}  # unchanged file -> ids it now owns
+
+    def run(self, plan: Scan, sources: list[str]) -> Catalog:
+        """Apply `plan`; return the catalog of the result."""
+        files: dict[str, FileRecord] = {}
+        for path in plan.order:
+            key = str(path)
+            self.tally.files += 1
+            self.progress.on_file(key)
+            rec = self._index_file(path) if key in plan.changed else plan.records.get(key)
+            if rec is None:
+                rec = self.old.files.get(key)  # unreadable now: keep what it gave
+                if rec is None:
+                    continue
+                self._keep(key, rec)
+            elif key not in plan.changed:
+                self._keep(key, rec)
+            files[key] = rec
+        self._write_promoted(files)
+        self._delete_orphans(plan.removed)
+        return Catalog(sources=sources, files=files)
+
+    def unchanged(self) -> int:
+        return len(self.claimed) - self.tally.added - self.tally.updated
+
+    def _skip(self, skipped: Skipped) -> None:
+        self.tally.skipped.append(skipped)
+        self.progress.on_skip(skipped)
+
+    def _index_file(self, path: Path) -> FileRecord | None:
+        try:
+            st = path.stat()
+        except OSError as e:
+            self._skip(Skipped(str(path), f"cannot read: {e.strerror or e}"))
+            return None
+        src = read_source(path)
+        if isinstance(src, Skipped):
+            self._skip(src)
+            if detect_kind(path.name) is None or str(path) in self.old.files:
+                return None  # unsupported, or keep the old articles of an unreadable file
+            return FileRecord.of(st, None, {}, [(src.path, src.reason)], scan_ns=self.scan_ns)
+        articles: dict[str, str] = {}
+        skips_before = len(self.tally.skipped)
+        for article in self._extract(src):
+            if article.id in articles:
+                self.tally.duplicates += 1
+                continue
+            digest = article_digest(article)
+            articles[article.id] = digest
+            if article.id in self.claimed:
+                self.tally.duplicates += 1
+                continue
+            self.claimed[article.id] = (src.path, digest)
+            if self.old_owner.get(article.id) != (src.path, digest):
+                self._put(article)
+        skipped = [(s.path, s.reason) for s in self.tally.skipped[skips_before:]]
+        return FileRecord.of(st, src.sha1, articles, skipped, scan_ns=self.scan_ns)
+
+    def _extract(self, src: SourceFile) -> Iterator[Article]:
+        try:
+            for item in extract(src.path, src.data, src.kind):
+                if isinstance(item, Skipped):
+                    self._skip(item)
+                else:
+                    yield item
+        except ExtractionError as e:
+            self._skip(Skipped(src.path, e.reason))
+        except Exception as e:  # the one place a bad file is reported and skipped
+            log.exception("extractor failed on %s", src.path)
+            self._skip(Skipped(src.path, f"extractor error: {type(e).__name__}: {e}"))
+
+    def _keep(self, key: str, rec: FileRecord) -> None:
+        for aid, digest in rec.articles.items():
+            if aid in self.claimed:
+                continue
+            self.claimed[aid] = (key, digest)
+            if self.old_owner.get(aid) != (key, digest):
+                # Its earlier owner changed or went away: this file's copy takes over.
+                self._promote.setdefault(key, set()).add(aid)
+
+    def _put(self, article: Article) -> None:
+        if article.id in self.old_owner:
+            self.writer.delete_by_term("id", article.id)
+            self.tally.updated += 1
+        else:
+            self.tally.added += 1
+        self.writer.add_document(**to_document(article))
+        self.progress.on_article(article)
+        self.pause()
+
+    def _write_promoted(self, files: dict[str, FileRecord]) -> None:
+        for key, ids in self._promote.items():
+            src = read_source(Path(key))
+            if isinstance(src, Skipped) or src.sha1 != files[key].sha1:
+                raise RuntimeError(f"{key} changed while the job ran; run the job again")
+            for article in self._extract(src):
+                if article.id in ids:
+                    ids.discard(article.id)
+                    self._put(article)
+            if ids:
+                raise RuntimeError(f"{key} no longer yields {len(ids)} articles; run rebuild")
+
+    def _delete_orphans(self, removed: list[str]) -> None:
+        lost: Counter[str] = Counter()
+        for aid, (path, _) in self.old_owner.items():
+            if aid not in self.claimed:
+                self.writer.delete_by_term("id", aid)
+                self.tally.deleted += 1
+                lost[path] += 1
+                self.pause()
+        for key in removed:
+            self.tally.removed_files[key] = lost[key]
+            log.info("source file %s is gone: its %d articles were removed", key, lost[key])
