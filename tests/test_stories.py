@@ -1,0 +1,259 @@
+"""Story clustering: fingerprints, the story index (incremental = rebuild), persistence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+import pytest
+
+from search.fingerprint import Fingerprint, Scheme, fingerprint, jaccard, overlap, signature
+from search.stories import STORIES_FILE, StoryFileError, StoryIndex, StoryParams
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2024, 9, 13, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+WIRE = (
+    "Turkish intelligence captured a suspect in Istanbul who was planning attacks on "
+    "behalf of a foreign service, security sources said on Friday. The suspect had "
+    "gathered information on military sites and on people living in the city, the "
+    "sources said, adding that prosecutors had ordered his arrest after questioning. "
+    "Officials gave no further details about the operation or the suspect's identity."
+)
+
+
+# --- fingerprints -------------------------------------------------------------------------
+
+
+def test_fingerprint_ignores_wrapping_case_and_stop_words() -> None:
+    rewrapped = WIRE.replace(" on ", "\non ").upper()
+    assert fingerprint(rewrapped).signature == fingerprint(WIRE).signature
+    assert fingerprint("The " + WIRE).signature == fingerprint(WIRE).signature
+
+
+def test_fingerprint_is_the_same_in_every_process() -> None:
+    """Signatures are persisted: they must not depend on Python's per-process hash seed."""
+    code = (
+        "from search.fingerprint import fingerprint as f; import sys; "
+        "print(list(f(sys.argv[1]).signature))"
+    )
+    seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
+    out = subprocess.run(
+        [sys.executable, "-c", code, WIRE],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+    ).stdout
+    assert out == str(list(fingerprint(WIRE).signature)) + "\n"
+
+
+def test_similarity_of_edited_and_unrelated_texts() -> None:
+    fp = fingerprint(WIRE)
+    dateline = fingerprint("ISTANBUL (Anadolu) - " + WIRE + "\n(Reporting by Staff)")
+    trimmed = fingerprint(WIRE.rsplit(". ", 2)[0] + ".")
+    other = fingerprint(
+        "The central bank left its main interest rate unchanged on Thursday and said "
+        "inflation would slow in the coming months as food prices fall back from highs."
+    )
+    assert jaccard(fp, fp) == 1.0
+    assert overlap(fp, dateline) >= 0.8
+    assert overlap(fp, trimmed) >= 0.9 > jaccard(fp, trimmed)
+    assert overlap(fp, other) < 0.1
+
+
+def test_empty_and_short_texts() -> None:
+    empty = fingerprint("")
+    assert empty.empty and jaccard(empty, empty) == 0.0
+    short = fingerprint("Markets closed")  # fewer terms than a shingle: one shingle
+    assert short.size == 1 and jaccard(short, fingerprint("markets CLOSED")) == 1.0
+
+
+def test_signature_fills_empty_bins_from_the_same_probes() -> None:
+    """Densified bins of two equal small sets agree, so short texts still band together."""
+    sig = signature({1 << 40, 2 << 40, 3 << 40}, 16)
+    assert len(sig) == 16 and sig == signature({3 << 40, 1 << 40, 2 << 40}, 16)
+    assert set(sig) <= {1 << 8, 2 << 8, 3 << 8}
+
+
+def test_scheme_validation() -> None:
+    with pytest.raises(ValueError):
+        Scheme(bins=100)
+    with pytest.raises(ValueError):
+        StoryParams(threshold=0)
+
+
+# --- the story index on crafted signatures ---------------------------------------------------
+
+# Exhaustive candidates (one row per band) and Jaccard on 16 bins: exact control.
+EXACT = StoryParams(
+    scheme=Scheme(bins=16),
+    rows=1,
+    max_bands=0,
+    measure="jaccard",
+    threshold=0.5,
+    min_shingles=1,
+    window_days=None,
+)
+
+
+def fp(values: list[int]) -> Fingerprint:
+    assert len(values) == 16
+    return Fingerprint(array("I", values), 100)
+
+
+BASE = list(range(100, 116))
+
+
+def variant(keep: int, start: int, base: list[int] = BASE) -> list[int]:
+    """`base` with all but `keep` values replaced by fresh ones from `start`."""
+    return base[:keep] + list(range(start, start + 16 - keep))
+
+
+def test_first_version_leads_and_names_the_story() -> None:
+    index = StoryIndex(EXACT)
+    assert index.add("late", T0 + dt.timedelta(hours=2), fp(variant(14, 1000))) == "late"
+    assert index.add("early", T0, fp(BASE)) == "early"
+    assert index.story_of("late") == "early"
+    assert index.members("early") == ["early", "late"]
+    assert index.size("early") == 2
+    assert index.pop_moved() == {"late", "early"}
+
+
+def test_a_chain_of_weak_links_does_not_snowball() -> None:
+    a = BASE
+    b = variant(10, 1000, a)  # 10/16 bins equal to a's
+    c = list(range(2000, 2006)) + b[6:]  # 10/16 with b, 4/16 with a
+    index = StoryIndex.build(
+        [
+            ("a", T0, fp(a)),
+            ("b", T0 + dt.timedelta(hours=1), fp(b)),
+            ("c", T0 + dt.timedelta(hours=2), fp(c)),
+        ],
+        EXACT,
+    )
+    assert jaccard(fp(a), fp(c)) < EXACT.threshold <= jaccard(fp(b), fp(c))
+    assert index.story_of("b") == "a"
+    assert index.story_of("c") == "c"  # like b, not like the first version: a story of its own
+
+
+def test_deleting_the_first_version_splits_its_story() -> None:
+    a = BASE
+    b = variant(12, 1000, a)
+    c = a[:4] + list(range(3000, 3006)) + a[10:]  # like a (10/16), not like b (6/16)
+    items = [
+        ("a", T0, fp(a)),
+        ("b", T0 + dt.timedelta(hours=1), fp(b)),
+        ("c", T0 + dt.timedelta(hours=2), fp(c)),
+    ]
+    index = StoryIndex.build(items, EXACT)
+    assert index.members("a") == ["a", "b", "c"]
+    index.pop_moved()
+    index.remove("a")
+    assert index.story_of("b") == "b" and index.story_of("c") == "c"
+    assert index.pop_moved() == {"b", "c"}
+    assert index.assignments() == StoryIndex.build(items[1:], EXACT).assignments()
+    with pytest.raises(KeyError):
+        index.members("a")
+
+
+def test_window_keeps_a_repeated_template_apart() -> None:
+    params = StoryParams(
+        scheme=EXACT.scheme,
+        rows=1,
+        max_bands=0,
+        measure="jaccard",
+        threshold=0.5,
+        min_shingles=1,
+        window_days=7,
+    )
+    index = StoryIndex.build(
+        [
+            ("mon", T0, fp(BASE)),
+            ("next-month", T0 + dt.timedelta(days=30), fp(BASE)),
+            ("undated", None, fp(BASE)),
+        ],
+        params,
+    )
+    assert index.story_of("next-month") == "next-month"
+    assert index.story_of("undated") == "mon"  # no date: no window to apply
+
+
+def random_items(rng: random.Random, n: int) -> list[tuple[str, dt.datetime | None, Fingerprint]]:
+    """Families of variants of a few bases, with tied and missing dates."""
+    bases = [list(range(k * 1000, k * 1000 + 16)) for k in range(6)]
+    items = []
+    for i in range(n):
+        base = rng.choice(bases)
+        values = [v if rng.random() < 0.8 else rng.randrange(10**6, 10**7) for v in base]
+        when = None if rng.random() < 0.1 else T0 + dt.timedelta(hours=rng.randrange(40))
+        items.append((f"a{i:03d}", when, fp(values)))
+    return items
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_incremental_adds_and_removes_equal_a_rebuild(seed: int) -> None:
+    rng = random.Random(seed)
+    items = random_items(rng, 120)
+    expected = StoryIndex.build(items, EXACT).assignments()
+    index = StoryIndex(EXACT)
+    for item in rng.sample(items, len(items)):
+        index.add(*item)
+    assert index.assignments() == expected
+    gone = set(rng.sample([i[0] for i in items], 40))
+    for article_id in rng.sample(sorted(gone), len(gone)):
+        index.remove(article_id)
+    rest = [i for i in items if i[0] not in gone]
+    assert index.assignments() == StoryIndex.build(rest, EXACT).assignments()
+    for item in items:
+        if item[0] in gone:
+            index.add(*item)
+    assert index.assignments() == expected
+
+
+def test_replacing_an_article_re_decides_it() -> None:
+    index = StoryIndex(EXACT)
+    index.add("a", T0, fp(BASE))
+    index.add("b", T0 + dt.timedelta(hours=1), fp(variant(14, 500)))
+    assert index.story_of("b") == "a"
+    index.add("b", T0 + dt.timedelta(hours=1), fp(list(range(9000, 9016))))
+    assert index.story_of("b") == "b" and len(index) == 2
+
+
+# --- persistence ------------------------------------------------------------------------------
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    items = random_items(random.Random(7), 80)
+    index = StoryIndex.build(items, EXACT)
+    path = index.save(tmp_path)
+    assert path == tmp_path / STORIES_FILE
+    loaded = StoryIndex.load(tmp_path, EXACT)
+    assert loaded.assignments() == index.assignments()
+    assert sorted(loaded.stories()) == sorted(index.stories())
+    # The loaded index keeps working incrementally.
+    loaded.remove(items[0][0])
+    index.remove(items[0][0])
+    assert loaded.assignments() == index.assignments()
+
+
+def test_load_refuses_other_params_and_broken_files(tmp_path: Path) -> None:
+    StoryIndex.build(random_items(random.Random(1), 10), EXACT).save(tmp_path)
+    with pytest.raises(StoryFileError, match="other parameters"):
+        StoryIndex.load(
+            tmp_path,
+            StoryParams(scheme=EXACT.scheme, rows=1, max_bands=0, measure="jaccard", threshold=0.6),
+        )
+    data = (tmp_path / STORIES_FILE).read_bytes()
+    (tmp_path / STORIES_FILE).write_bytes(data[:-10])
+    with pytest.raises(StoryFileError, match="truncated"):
+        StoryIndex.load(tmp_path, EXACT)
+    with pytest.raises(StoryFileError, match="cannot read"):
+        StoryIndex.load(tmp_path / "missing", EXACT)
