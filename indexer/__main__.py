@@ -408,6 +408,11 @@ def extract_cmd(file: str) -> None:
         raise click.ClickException(f"cannot extract {file}: {e.reason}") from e
 
 
+from indexer.evaluate import evaluate_cmd  # noqa: E402  (issue #3: extraction quality)
+
+cli.add_command(evaluate_cmd)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     cli(prog_name="python -m indexer")

@@ -24,12 +24,12 @@ _MONTHS = {
 _MONTH = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 _TIME = (
     r"(?:(?:\s*,|\s+at|\s*[-–|])?\s*(?P<hour>\d{1,2})[:.h](?P<minute>\d{2})(?::(?P<second>\d{2}))?"
-    r"\s*(?P<ampm>[ap]\.?m\.?)?(?:\s*(?P<zone>utc|gmt|z|[+-]\d{2}:?\d{2}))?)?"
+    r"\s*(?P<ampm>[ap]\.?m\.?)?(?:\s*(?P<zone>utc|gmt|z|[+-]\d{2}:?\d{2}|[ecmp][sd]t|cest|cet|bst)\b)?)?"
 )
+# A year glued to the time after it ("Nov 15, 20195:45 AM"): text dumps lose the space.
+_YEAR = r"(?P<year>\d{4})(?:\b|(?=\d{1,2}:\d{2}))"
 # "September 13,2024", "Sep. 13, 2024 10:02 am", "Nov 20 2019"
-_MDY = re.compile(
-    rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<year>\d{{4}})\b{_TIME}", re.I
-)
+_MDY = re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*{_YEAR}{_TIME}", re.I)
 # "13 September 2024", "Wednesday 20 November 2019 9:22 am", "3. May 2024"
 _DMY = re.compile(
     rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th|\.)?\s+{_MONTH}\s*,?\s+(?P<year>\d{{4}})\b{_TIME}", re.I
@@ -81,11 +81,17 @@ def parse_date(value: object) -> dt.datetime | None:
 
 def parse_written_date(text: str) -> dt.datetime | None:
     """Find the first English written date ("Published September 13,2024") inside `text`."""
+    found = find_written_date(text)
+    return found[0] if found else None
+
+
+def find_written_date(text: str) -> tuple[dt.datetime, int, int] | None:
+    """Like `parse_written_date`, with where the date (and its time) starts and ends."""
     found = [m for m in (_MDY.search(text), _DMY.search(text), _ISO.search(text)) if m]
     for match in sorted(found, key=lambda m: m.start()):
         result = _from_match(match)
         if result is not None:
-            return result
+            return result, match.start(), match.end()
     return None
 
 
@@ -132,9 +138,18 @@ def _build(
     return _plausible(value.replace(tzinfo=_zone(zone)))
 
 
+# Zone abbreviations news pages print after a time; ambiguous ones (IST) are left out.
+_ZONE_NAMES = {
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "CET": 1, "CEST": 2, "BST": 1,
+}  # fmt: skip
+
+
 def _zone(zone: str | None) -> dt.tzinfo:
     if not zone or zone.upper() in ("Z", "UTC", "GMT"):
         return UTC
+    if zone.upper() in _ZONE_NAMES:
+        return dt.timezone(dt.timedelta(hours=_ZONE_NAMES[zone.upper()]))
     digits = zone[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
     if hours > 14 or minutes > 59:

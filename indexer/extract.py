@@ -7,8 +7,10 @@ record files, reports each bad record as `Skipped` so one bad line never costs t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
+from indexer.dates import aware
 from indexer.decoding import declared_charset, decode_bytes, has_binary_marks
 from indexer.errors import ExtractionError, Skipped
 from indexer.fields import to_article
@@ -54,8 +56,15 @@ def detect_kind(path: str) -> str | None:
     return _EXTENSIONS.get(name[dot:]) if dot > 0 else None
 
 
-def extract(path: str, data: bytes, kind: str) -> Iterator[Article | Skipped]:
-    """Yield the articles in one file's (decompressed) bytes; Skipped for bad records."""
+def extract(
+    path: str, data: bytes, kind: str, *, not_after: dt.datetime | None = None
+) -> Iterator[Article | Skipped]:
+    """Yield the articles in one file's (decompressed) bytes; Skipped for bad records.
+
+    `not_after` is when the file was crawled or saved (default: now); a publication date
+    later than that is a parsing error or a scheduled-update stamp, and is not used.
+    """
+    limit = aware(not_after) if not_after else dt.datetime.now(dt.timezone.utc)
     if kind not in KINDS:
         raise ExtractionError(f"unsupported kind {kind!r}")
     if len(data) > MAX_BYTES[kind]:
@@ -66,8 +75,8 @@ def extract(path: str, data: bytes, kind: str) -> Iterator[Article | Skipped]:
         raise ExtractionError("binary file (NUL bytes)")
     if kind == "html":
         text = decode_bytes(data, declared_charset(data))
-        yield to_article(extract_html(text), path)
+        yield to_article(extract_html(text, limit), path, limit)
     elif kind == "text":
-        yield to_article(extract_textdump(decode_bytes(data)), path)
+        yield to_article(extract_textdump(decode_bytes(data)), path, limit)
     else:
-        yield from iter_records(path, decode_bytes(data), lines=kind == "jsonl")
+        yield from iter_records(path, decode_bytes(data), lines=kind == "jsonl", not_after=limit)

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from indexer.dates import aware
+from indexer.langid import detect_language
 from indexer.metadata import article_id, canonical_url, content_hash, normalize_language
 from indexer.normalize import clean_line, join_paragraphs, paragraphs_of
 from search.models import Article
@@ -32,8 +33,11 @@ class ArticleFields:
     language: str | None = None
 
 
-def to_article(fields: ArticleFields, path: str) -> Article:
-    """Clean `fields` (NFC, whitespace, paragraphs) and give the article its id and hash."""
+def to_article(fields: ArticleFields, path: str, not_after: dt.datetime | None = None) -> Article:
+    """Clean `fields` (NFC, whitespace, paragraphs) and give the article its id and hash.
+
+    A publication date later than `not_after` (the crawl time) is dropped.
+    """
     title = clean_line(fields.title)
     body = join_paragraphs(paragraphs_of(fields.body))
     summary = _shorten(clean_line(fields.summary) or _first_paragraph(body))
@@ -42,7 +46,10 @@ def to_article(fields: ArticleFields, path: str) -> Article:
     section = clean_line(fields.section) or None
     authors = tuple(a for a in (clean_line(a) for a in fields.authors) if a)
     published = aware(fields.published) if fields.published else None
-    language = normalize_language(fields.language)
+    if published and not_after and published > not_after:
+        published = None
+    # Detected from the text only when the source declares none (or nothing usable).
+    language = normalize_language(fields.language) or detect_language(f"{title}\n{body}")
     digest = content_hash(
         [
             title,

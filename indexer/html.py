@@ -1,21 +1,23 @@
 """HTML pages to article fields: the main text, and metadata by a written cascade.
 
-The body comes from `indexer.maintext` (trafilatura, then a readability-like fallback).
-Each metadata field takes the first value found, in this order:
+The body comes from `indexer.maintext` (trafilatura, chunked articles stitched together,
+then a readability-like fallback). Metadata, field by field:
 
-- title: JSON-LD headline -> og:title -> twitter:title -> first <h1> -> <title>; a
-  " | Site" / " - Site" tail naming the site (or a short "| Section" tail) is removed.
-- published: JSON-LD datePublished -> <meta> article:published_time, og:published_time,
-  itemprop datePublished, DC.date.issued / DC.date / dcterms.created, parsely-pub-date,
-  sailthru.date, pubdate, publishdate, date ... -> <time datetime> (pubdate or itemprop
-  first) -> URL path (/2024/09/13/) -> a visible "Published ..." line -> htmldate
-  (original date, extensive search). Timezone-aware; UTC when the page gives no zone.
-- authors: JSON-LD author(s) -> <meta> author, article:author (names, not URLs),
-  parsely-author, sailthru.author, DC.creator, byl -> byline elements (rel/itemprop/class
-  "author" or "byline"); "By", role words ("Staff Writer") and e-mails are removed.
-- source: og:site_name -> JSON-LD publisher.name -> `outlet_for_url` table -> bare domain.
+- title: `indexer.headline`: JSON-LD headline -> dc.title -> og:title -> twitter:title ->
+  parsely/sailthru/<meta name=title> -> <title>, each without its " | Site" tail; the first
+  one that agrees with the visible <h1> wins, else the first; the <h1> alone comes last.
+- published: `indexer.pubdate`: JSON-LD datePublished -> <meta> article:published_time and
+  20 other date tags -> <time pubdate/itemprop> -> URL path (/2024/09/13/) -> the first
+  <time>; the day most of them name wins; never later than the crawl; a UTC stamp is moved
+  to the page's own zone when the page reveals it. Then a visible "Published ..." line,
+  then htmldate. Timezone-aware; UTC when the page gives no zone.
+- authors: `indexer.byline`: JSON-LD author(s) -> <meta> dc.creator, author, ... ->
+  byline elements -> links to author pages; a person before the site's own name.
+- source: og:site_name (a domain mapped through the outlet table) -> JSON-LD
+  publisher.name -> `outlet_for_url` table -> bare domain.
 - section: article:section -> JSON-LD articleSection -> breadcrumb (JSON-LD, then HTML).
-- language: <html lang> -> og:locale -> Content-Language -> JSON-LD inLanguage -> DC.language.
+- language: <html lang> -> og:locale -> Content-Language -> JSON-LD inLanguage ->
+  DC.language -> (in `indexer.fields`) detected from the text by `indexer.langid`.
 - summary: og:description -> <meta> description -> twitter:description -> JSON-LD
   description -> (later) the first paragraph of the body.
 - url: <link rel=canonical> -> og:url -> JSON-LD url / mainEntityOfPage.
@@ -25,15 +27,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
 
-import htmldate
 from lxml.html import HtmlElement
 
-from indexer.dates import date_from_url, parse_date, parse_written_date
+from indexer.byline import page_authors
 from indexer.errors import ExtractionError
 from indexer.fields import ArticleFields
+from indexer.headline import rank_headlines, same_headline
 from indexer.htmlpage import (
     JsonObject,
     article_object,
@@ -50,43 +53,45 @@ from indexer.htmlpage import (
 from indexer.maintext import main_text
 from indexer.metadata import (
     canonical_url,
-    clean_authors,
     host_of,
     outlet_for_url,
     same_name,
     section_label,
-    strip_site_suffix,
 )
 from indexer.normalize import clean_line, paragraphs_of
+from indexer.pubdate import published_date
 
-_DATE_META = (
-    "article:published_time", "og:published_time", "og:article:published_time",
-    "datepublished", "dc.date.issued", "dcterms.issued", "dc.date.created", "dcterms.created",
-    "dc.date", "dcterms.date", "parsely-pub-date", "sailthru.date", "article.published",
-    "pubdate", "publishdate", "publish-date", "publish_date", "date", "article_date_original",
-    "cxenseparse:recs:publishtime", "originalpublicationdate", "displaydate",
-)  # fmt: skip
-_AUTHOR_META = (
-    "author", "article:author", "parsely-author", "sailthru.author", "dc.creator",
-    "dcterms.creator", "byl", "twitter:creator:name",
-)  # fmt: skip
-_LOWER = 'translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")'
-_BYLINE_XPATH = (
-    '//*[@rel="author" or @itemprop="author" or ((contains(LOWER, "byline") or '
-    'contains(LOWER, "author") or contains(LOWER, "autor")) and not(contains(LOWER, "avatar") '
-    'or contains(LOWER, "bio") or contains(LOWER, "desc") or contains(LOWER, "info") or '
-    'contains(LOWER, "image") or contains(LOWER, "img") or contains(LOWER, "photo") or '
-    'contains(LOWER, "social") or contains(LOWER, "contact") or contains(LOWER, "box")))]'
-).replace("LOWER", _LOWER)
-_PUBLISHED_LINE = re.compile(r"^(?:published|posted|first published|updated)\b", re.I)
 _HOME = re.compile(
     r"^(?:home|homepage|start|startseite|accueil|inicio|portada|anasayfa|news)$", re.I
 )
 
 
-def extract_html(text: str) -> ArticleFields:
-    """Turn a decoded HTML page into article fields, or raise ExtractionError."""
+def extract_html(text: str, not_after: dt.datetime) -> ArticleFields:
+    """Turn a decoded HTML page into article fields, or raise ExtractionError.
+
+    `not_after` is the crawl time: no publication date is later than it.
+    """
     tree = parse_html(text)
+    fields, headlines = _metadata(tree, text, not_after)
+    paragraphs = paragraphs_of(main_text(text, tree, fields.url))
+    # trafilatura may keep the <h1>: a headline (the title or another candidate, such as
+    # a display headline beside an SEO one) is not the body's first line.
+    while paragraphs and any(same_headline(paragraphs[0], h) for h in headlines):
+        paragraphs = paragraphs[1:]
+    if not paragraphs:
+        raise ExtractionError("no article text found in HTML")
+    return replace(fields, body="\n\n".join(paragraphs))
+
+
+def html_metadata(text: str, not_after: dt.datetime) -> ArticleFields:
+    """Return a page's metadata without its body (the body is the costly part)."""
+    return _metadata(parse_html(text), text, not_after)[0]
+
+
+def _metadata(
+    tree: HtmlElement, text: str, not_after: dt.datetime
+) -> tuple[ArticleFields, list[str]]:
+    """Return the metadata fields and every headline candidate, best first."""
     meta = meta_values(tree)
     objects = jsonld_objects(tree)
     article = article_object(objects) or {}
@@ -95,24 +100,17 @@ def extract_html(text: str) -> ArticleFields:
     sites = [source, host_of(url)]  # names that are the site, not a title/author/section
     headlines = _headlines(tree, meta, article, sites)
     title = headlines[0] if headlines else ""
-    paragraphs = paragraphs_of(main_text(text, tree, url))
-    # trafilatura may keep the <h1>; the headline is the title, not the body's first line.
-    seen = {h.casefold() for h in headlines}
-    while paragraphs and clean_line(paragraphs[0]).casefold() in seen:
-        paragraphs = paragraphs[1:]
-    if not paragraphs:
-        raise ExtractionError("no article text found in HTML")
-    return ArticleFields(
+    fields = ArticleFields(
         title=title,
-        body="\n\n".join(paragraphs),
         url=url,
         summary=_summary(meta, article),
         source=source,
         section=_section(tree, meta, article, objects, title, sites),
-        authors=_authors(tree, meta, article, objects, sites),
-        published=_published(tree, meta, article, url, text),
+        authors=page_authors(tree, meta, article, objects, sites),
+        published=published_date(tree, meta, article, url, text, not_after),
         language=_language(tree, meta, article),
     )
+    return fields, headlines
 
 
 def _url(tree: HtmlElement, meta: dict[str, list[str]], article: JsonObject) -> str | None:
@@ -143,6 +141,8 @@ def _source(
     site_name = clean_line(first_meta(meta, "og:site_name"))
     if site_name.startswith("@"):  # a social handle, not a name
         site_name = ""
+    if re.fullmatch(r"[\w-]+(\.[\w-]+)+", site_name):  # "DW.COM" -> "DW" when the table knows it
+        site_name = outlet_for_url(site_name) or site_name
     return site_name or (publisher[0] if publisher else None) or outlet_for_url(url) or host_of(url)
 
 
@@ -150,106 +150,17 @@ def _headlines(
     tree: HtmlElement, meta: dict[str, list[str]], article: JsonObject, sites: list[str | None]
 ) -> list[str]:
     """Return the page's headline candidates, best first (the title is the first)."""
-    h1 = next((text_of(h) for h in tree.iter("h1") if len(text_of(h)) > 3), None)
     title_tag = tree.find(".//title")
-    candidates = [
-        first_string(article.get("headline")),
+    stated = [
+        first_string(article.get("headline")) or first_string(article.get("name")),
+        first_meta(meta, "dc.title", "dcterms.title"),
         first_meta(meta, "og:title"),
         first_meta(meta, "twitter:title"),
-        h1,
+        first_meta(meta, "parsely-title", "sailthru.title", "title", "headline"),
         text_of(title_tag) if title_tag is not None else None,
     ]
-    site_names = {(s or "").casefold() for s in sites}
-    titles = (strip_site_suffix(candidate or "", sites) for candidate in candidates)
-    return [title for title in titles if title and title.casefold() not in site_names]
-
-
-def _published(
-    tree: HtmlElement,
-    meta: dict[str, list[str]],
-    article: JsonObject,
-    url: str | None,
-    text: str,
-) -> dt.datetime | None:
-    found = parse_date(first_string(article.get("datePublished"))) or parse_date(
-        first_string(article.get("dateCreated"))
-    )
-    for key in _DATE_META:
-        if found:
-            break
-        found = parse_date(first_meta(meta, key))
-    found = found or _time_element(tree) or date_from_url(url) or _visible_date(tree)
-    if not found:
-        # htmldate digs through what is left (scripts, text patterns). It gets the text,
-        # not our tree, because it prunes the tree it is given.
-        try:
-            guess = htmldate.find_date(text, extensive_search=True, original_date=True, url=url)
-        except (ValueError, TypeError, RecursionError):
-            guess = None
-        found = parse_date(guess)
-    return found
-
-
-def _time_element(tree: HtmlElement) -> dt.datetime | None:
-    times = tree.xpath("//time[@datetime]")
-    preferred = [
-        t for t in times if t.get("pubdate") is not None or t.get("itemprop") == "datePublished"
-    ]
-    for element in preferred + times:
-        found = parse_date(element.get("datetime"))
-        if found:
-            return found
-    return None
-
-
-def _visible_date(tree: HtmlElement) -> dt.datetime | None:
-    """Find a short element reading "Published September 13, 2024" (or Posted, Updated)."""
-    body = tree.find("body")
-    if body is None:
-        return None
-    for count, element in enumerate(body.iter("p", "div", "span", "time", "li", "small")):
-        if count > 5000:
-            break
-        text = element.text_content()
-        if len(text) < 120 and _PUBLISHED_LINE.match(clean_line(text)):
-            found = parse_written_date(text)
-            if found:
-                return found
-    return None
-
-
-def _authors(
-    tree: HtmlElement,
-    meta: dict[str, list[str]],
-    article: JsonObject,
-    objects: list[JsonObject],
-    sites: list[str | None],
-) -> tuple[str, ...]:
-    meta_names = next(
-        (
-            [v for v in meta[key] if not v.strip().startswith(("http://", "https://", "/", "@"))]
-            for key in _AUTHOR_META
-            if meta.get(key)
-        ),
-        [],
-    )
-    for names in (names_in(article.get("author"), objects), meta_names, _byline(tree)):
-        # A publisher named as author says nothing about who wrote the piece.
-        found = tuple(n for n in clean_authors(names) if not same_name(n, sites))
-        if found:
-            return found
-    return ()
-
-
-def _byline(tree: HtmlElement) -> list[str]:
-    """Return the names in the first byline-like element, one piece of text per name."""
-    for element in tree.xpath(_BYLINE_XPATH)[:8]:
-        text = text_of(element)
-        if not 2 < len(text) < 150:
-            continue
-        pieces = [clean_line(piece) for piece in element.itertext()]
-        return ["; ".join(piece for piece in pieces if piece)]
-    return []
+    visible = [text for text in (text_of(h) for h in tree.iter("h1")) if len(text) > 3]
+    return rank_headlines(stated, visible, sites)
 
 
 def _section(

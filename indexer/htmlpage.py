@@ -22,6 +22,11 @@ from indexer.normalize import clean_line
 JsonObject = dict[str, Any]
 
 _XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+STRIP_SCRIPTS_CHARS = 8_000_000
+# Inline scripts (but not JSON-LD metadata) and styles.
+_BULK = re.compile(
+    r"<script\b(?![^>]*ld\+json)[^>]*>.*?</script\s*>|<style\b[^>]*>.*?</style\s*>", re.I | re.S
+)
 _ARTICLE_TYPES = re.compile(
     r"(?:news|analysis|opinion|review|report|satirical|scholarly|tech|background)?article$|"
     r"^(?:blogposting|liveblogposting|posting|socialmediaposting|reportagenews|report)$",
@@ -30,8 +35,15 @@ _ARTICLE_TYPES = re.compile(
 
 
 def parse_html(text: str) -> HtmlElement:
-    """Parse a page into an lxml tree, or raise ExtractionError when it is not HTML."""
+    """Parse a page into an lxml tree, or raise ExtractionError when it is not HTML.
+
+    libxml2 stops reading after 10 MB (its guard against huge documents, kept on because
+    lifting it also lifts the depth cap that makes 100k nested tags cheap): a bigger
+    page first loses its scripts and styles, which is where such pages keep their bulk.
+    """
     text = _XML_PROLOG.sub("", text, count=1)
+    if len(text) > STRIP_SCRIPTS_CHARS:
+        text = _BULK.sub("", text)
     if not text.strip():
         raise ExtractionError("empty HTML document")
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
@@ -55,16 +67,20 @@ def text_of(element: HtmlElement) -> str:
 
 
 def meta_values(tree: HtmlElement) -> dict[str, list[str]]:
-    """Map every <meta> name, property, itemprop and http-equiv (lowercased) to its contents."""
+    """Map every <meta> name, property, itemprop and http-equiv (lowercased) to its contents.
+
+    `property` values come before `name` values of the same key (RDFa is the more
+    deliberate markup), a space-separated property ("dc:title og:title") counts for each
+    of its keys, and Dublin Core keys are written with dots ("dc:title" -> "dc.title").
+    """
     values: dict[str, list[str]] = {}
-    for meta in tree.iter("meta"):
-        content = meta.get("content")
-        if content is None or not content.strip():
-            continue
-        for attribute in ("property", "name", "itemprop", "http-equiv"):
-            key = meta.get(attribute)
-            if key:
-                values.setdefault(key.strip().lower(), []).append(content.strip())
+    metas = [m for m in tree.iter("meta") if (m.get("content") or "").strip()]
+    for attribute in ("property", "name", "itemprop", "http-equiv"):
+        for meta in metas:
+            for key in (meta.get(attribute) or "").lower().split():
+                if key.startswith(("dc:", "dcterms:")):
+                    key = key.replace(":", ".", 1)
+                values.setdefault(key, []).append(meta.get("content").strip())
     # itemprop also lives on non-meta elements (<time itemprop="datePublished" datetime=...>).
     for element in tree.xpath("//*[@itemprop][@datetime or @content]"):
         if element.tag == "meta":

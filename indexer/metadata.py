@@ -88,14 +88,22 @@ _NOT_AUTHOR_LABEL = re.compile(
 )
 _CONNECTOR = re.compile(r"^(?:by|von|par|por|and|und|et|y|og|ve|with)$", re.I)
 _SURNAME_FIRST = re.compile(r"^([A-ZÀ-Þ][\w'’-]+), ([A-ZÀ-Þ][\w'’-]*[a-zß-ÿ][\w'’-]*)$")
-# "Von" only before a capitalised word, so "von der Leyen" keeps its particle.
+# "Von" (and Italian "di", Dutch "door", Nordic "av"/"af") only before a capitalised word,
+# so "von der Leyen" and "di Maio" keep their particles.
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|words|analysis|opinion|commentary|review|interview|"
-    r"story|text|photos?|video)\s+)?(?:by|par|por|von(?=\s+(?-i:[A-ZÄÖÜ])))"
+    r"story|text|photos?|video)\s+)?(?:by|par|por|(?:von|di|door|av|af)(?=\s+(?-i:[A-ZÀ-Þ])))"
     r"\s*:?\s+",
     re.I,
 )
+# A kicker before "by": "Capital Von Jemima Kelly", "Analysis by Jane Roe".
+_KICKER_BY = re.compile(r"^(?:[\w'’-]+\s+){1,2}(?:by|von|par|por)\s+(?=(?-i:[A-ZÀ-Þ]))", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
+_DATE_WORD = re.compile(
+    r"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|yesterday|january|february|march|"
+    r"april|june|july|august|september|october|november|december)$",
+    re.I,
+)
 _LANGUAGE_NAMES = {
     "english": "en", "german": "de", "deutsch": "de", "french": "fr", "français": "fr",
     "spanish": "es", "español": "es", "italian": "it", "turkish": "tr", "türkçe": "tr",
@@ -219,12 +227,26 @@ def _clean_author(value: str) -> str | None:
     value = value.strip(" \t-–—:,.·|")
     if _NOT_AUTHOR_LABEL.match(value) or _CONNECTOR.match(value) or value.startswith("@"):
         return None
-    value = _BY_PREFIX.sub("", _AUTHOR_LABEL.sub("", value))
-    value = _ROLE_WORDS.sub(" ", value)
-    value = re.sub(r"\s+", " ", value).strip(" \t-–—:,.·|()")
+    value = _AUTHOR_LABEL.sub("", value)
+    for prefix in (_BY_PREFIX, _KICKER_BY):
+        match = prefix.match(value)
+        if not match:
+            continue
+        rest = value[match.end() :]
+        # A particle that is also part of names strips only when a whole name follows:
+        # "Luigi Di Maio" and "Di Maio" are names, "di Sami al-Ajrami" is a byline.
+        particle = match.group(0).split()[-1].rstrip(":").lower()
+        if particle in ("by", "par", "por") or len(rest.split()) >= 2:
+            value = rest
+    named = _ROLE_WORDS.sub(" ", value)
+    if named != value and len(named.split()) < 2:
+        return None  # a job title ("Games Editor", "Staff Writer"), not a person
+    value = re.sub(r"\s+", " ", named).strip(" \t-–—:,.·|()")
     if not value or len(value) > 60 or len(value.split()) > 5:
         return None
-    if re.search(r"\d|www\.|\.(?:com|de|org|net)\b", value) or not re.search(r"\w", value):
+    if re.search(r"\d|www\.|\.(?:com|de|org|net)\b|[!?]", value) or not re.search(r"\w", value):
+        return None
+    if _DATE_WORD.match(value):  # "Monday" split off "Jeff Foust, Monday"
         return None
     return value
 

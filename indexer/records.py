@@ -20,6 +20,7 @@ naming its line, so one bad record never costs the whole file.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -48,10 +49,16 @@ WRAPPER_KEYS = ("articles", "items", "records", "data", "results")
 DERIVED_TITLE_CHARS = 100
 
 
-def iter_records(path: str, text: str, *, lines: bool) -> Iterator[Article | Skipped]:
-    """Yield an Article or a Skipped for each record of a JSON or JSON Lines text."""
+def iter_records(
+    path: str, text: str, *, lines: bool, not_after: dt.datetime | None = None
+) -> Iterator[Article | Skipped]:
+    """Yield an Article or a Skipped for each record of a JSON or JSON Lines text.
+
+    A Skipped's path names the record ("file.jsonl:12"); its reason does not repeat it,
+    so job reports can group skips by reason.
+    """
     if lines:
-        yield from _iter_lines(path, text)
+        yield from _iter_lines(path, text, not_after)
         return
     try:
         data = json.loads(text)
@@ -63,10 +70,10 @@ def iter_records(path: str, text: str, *, lines: bool) -> Iterator[Article | Ski
     if not records:
         raise ExtractionError("no records in JSON file")
     for number, record in enumerate(records, start=1):
-        yield _from_record(f"{path}:{number}", record, f"record {number}")
+        yield _from_record(f"{path}:{number}", record, not_after)
 
 
-def _iter_lines(path: str, text: str) -> Iterator[Article | Skipped]:
+def _iter_lines(path: str, text: str, not_after: dt.datetime | None) -> Iterator[Article | Skipped]:
     seen = False
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -75,10 +82,13 @@ def _iter_lines(path: str, text: str) -> Iterator[Article | Skipped]:
         where = f"{path}:{number}"
         try:
             record = json.loads(line)
-        except (ValueError, RecursionError):
-            yield Skipped(where, f"invalid JSON at line {number}")
+        except json.JSONDecodeError as error:
+            yield Skipped(where, f"invalid JSON: {error.msg}")
             continue
-        yield _from_record(where, record, f"line {number}")
+        except (ValueError, RecursionError):
+            yield Skipped(where, "invalid JSON: nested too deeply")
+            continue
+        yield _from_record(where, record, not_after)
     if not seen:
         raise ExtractionError("no records in JSON Lines file")
 
@@ -94,14 +104,14 @@ def _unwrap(data: Any) -> list[Any]:
     return [data]
 
 
-def _from_record(where: str, record: Any, label: str) -> Article | Skipped:
+def _from_record(where: str, record: Any, not_after: dt.datetime | None) -> Article | Skipped:
     if not isinstance(record, dict):
-        return Skipped(where, f"{label} is not a JSON object")
+        return Skipped(where, "record is not a JSON object")
     try:
         fields = record_fields(record)
     except ValueError as error:
-        return Skipped(where, f"{label}: {error}")
-    return to_article(fields, where)
+        return Skipped(where, str(error))
+    return to_article(fields, where, not_after)
 
 
 def record_fields(record: dict[str, Any]) -> ArticleFields:

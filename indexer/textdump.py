@@ -33,7 +33,7 @@ from indexer.boilerplate import (
     SECTION_END,
     TEASER_MARK,
 )
-from indexer.dates import parse_written_date
+from indexer.dates import find_written_date, parse_written_date
 from indexer.errors import ExtractionError
 from indexer.fields import ArticleFields
 from indexer.metadata import clean_authors, outlet_names, section_label
@@ -58,6 +58,32 @@ PROSE_THRESHOLD = 0.5
 LEAD_WINDOW = 4
 LEAD_BONUS = 200.0
 AFTER_END_DISCOUNT = 0.1
+# Headline choice (see `_title_and_summary`), checked against the HTML titles of the
+# same aeb pages.
+HEADLINE_WINDOW = 12
+DISTANCE_COST = 0.1
+BEFORE_META_BONUS = 2.0
+REPEATED_BONUS = 1.0
+# Captions, credits, share bars, handles, clock times and reading times are not headlines.
+_NOT_HEADLINE = re.compile(
+    r"\b(?:photo|photograph|image|picture|caption|file photo|credit|logo|mugshot|getty|afp|"
+    r"reuters|associated press|share|email|print|newsletters?|external links?)\b|©|https?://|"
+    r"\(ap\)|\S@\w|\b\d{1,2}:\d{2}\b|\b\d+\s*min(?:ute)?s?\s+read\b|\btempo de leitura\b",
+    re.I,
+)
+# Lines holding a date among a few other words (see `_dated_line`).
+DATED_LINE_WEIGHT = -60.0
+DATED_LINE_LEFTOVER = 4
+_DATED_LINE_NOISE = re.compile(
+    r"\b(?:published|updated|posted|last updated|first published|date|on|at|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|mon|tue|wed|thu|fri|sat|sun|"
+    r"am|pm|[ecmp][sd]t|utc|gmt|bst|cet|cest|ist|et|pt|ct|"
+    r"\d+\s+(?:min(?:ute)?s?|hours?|hrs?|days?)\s+ago|an? (?:hour|minute|day) ago)\b|"
+    r"[|/•·,:;–—-]",
+    re.I,
+)
+# "by Jane Roe", "BY: Jane Roe, MS" inside a line; the name runs to a separator.
+_BY_NAME = re.compile(r"\bby:?\s+(?P<name>(?-i:[A-ZÀ-Þ])[^|/•·;]{1,60}?)(?=\s*(?:[|/•·;]|$))", re.I)
 # Weight of a line the body never spans (metadata, "Comments", "Related stories").
 BARRIER = -1e9
 
@@ -177,6 +203,10 @@ def _classify(line: str, repeated: bool) -> tuple[str, float]:
     bare = line.removeprefix("• ").strip()
     if SECTION_END.match(bare) or (COMMENT_HEAD.search(bare) and len(bare) < 120):
         return "boilerplate", BARRIER
+    if _dated_line(bare):
+        # "By Jane Roe November 19, 2019, 07:47 PM EST": metadata, but not a wall the
+        # body never crosses (a caption "November 18, 2019. REUTERS/..." looks the same).
+        return "meta", DATED_LINE_WEIGHT
     words = _word_count(bare)
     if (
         _WIDGET.search(line)
@@ -253,6 +283,18 @@ def _is_meta_part(text: str) -> bool:
     return bool(_outlet_line(text)) or _is_date_line(text)
 
 
+def _dated_line(text: str) -> bool:
+    """A short line made of a date plus labels, a weekday, a zone or a byline."""
+    if len(text) > 120:
+        return False
+    found = find_written_date(text)
+    if found is None:
+        return False
+    leftover = _DATED_LINE_NOISE.sub(" ", text[: found[1]] + " " + text[found[2] :])
+    leftover = _BY_NAME.sub(" ", leftover)
+    return len(re.findall(r"\w+", leftover)) <= DATED_LINE_LEFTOVER
+
+
 def _is_date_line(text: str) -> bool:
     """A line that is only a date and time ("October 9, 2018 at 9:40 am")."""
     if len(text) > 60 or not parse_written_date(text):
@@ -325,21 +367,58 @@ def _metadata(
                     source, section = outlet
             else:
                 other_date = other_date or parse_written_date(part)
+        byline = _BY_NAME.search(unit.text)
+        if byline and not bylines:  # "Monday November 18, 2019 7:45 am PST by Joe Rossignol"
+            bylines = [_strip_date(byline.group("name"))]
     return published or other_date, clean_authors(bylines), source, section
 
 
+def _strip_date(text: str) -> str:
+    """Cut a date (and what follows) off a name: "Joseph Tsidulko November 19, 2019"."""
+    found = find_written_date(text)
+    return text[: found[1]] if found else text
+
+
 def _title_and_summary(header: list[_Unit], body: list[_Unit]) -> tuple[str, str]:
-    """Pick the headline and standfirst among the text lines above the body."""
-    candidates = [u for u in header if u.kind == "text" and not u.text.startswith("• ")]
+    """Pick the headline and standfirst among the text lines above the body.
+
+    The headline is the best-scoring headline-like line among the last HEADLINE_WINDOW
+    units above the body: one right above a byline or date line scores most, a line the
+    page repeats (title bar and heading) scores more, and each unit of distance from the
+    body a little less. Photo captions and credits are not headlines. The standfirst is
+    a long prose line between the headline and the body.
+    """
+    window = header[-HEADLINE_WINDOW:]
+    counts = Counter(u.text.casefold() for u in header)
+    best, best_score = -1, float("-inf")
+    for index, unit in enumerate(window):
+        if not _headline_like(unit):
+            continue
+        score = -DISTANCE_COST * (len(window) - index)
+        if any(u.kind == "meta" for u in window[index + 1 : index + 4]):
+            score += BEFORE_META_BONUS
+        if counts[unit.text.casefold()] > 1:
+            score += REPEATED_BONUS
+        if score > best_score:
+            best, best_score = index, score
+    title = window[best].text if best >= 0 else ""
     summary = ""
-    title = ""
-    for unit in reversed(candidates[-8:]):
-        words = unit.text.split()
-        if not summary and not title and len(words) >= 15 and unit.text[-1:] in '.!?”"':
+    for unit in window[best + 1 :]:
+        prose = unit.kind == "text" and not unit.text.startswith("• ")
+        if prose and len(unit.text.split()) >= 15 and unit.text[-1:] in '.!?”"':
             summary = unit.text
-        elif 3 <= len(words) <= 30 and unit.text[-1:] not in ".:,;":
-            title = unit.text
-            break
     if not title and body:
         title = body[0].text if len(body[0].text.split()) <= 30 else ""
     return title, summary
+
+
+def _headline_like(unit: _Unit) -> bool:
+    text = unit.text
+    if (
+        unit.kind != "text"
+        or text.startswith("• ")
+        or text[-1:] in ".:,;"
+        or _NOT_HEADLINE.search(text)
+    ):
+        return False
+    return 3 <= _word_count(text) <= 30

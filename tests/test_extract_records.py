@@ -113,9 +113,18 @@ def test_bad_records_are_skipped_not_fatal() -> None:
         "Article",
     ]
     broken, empty, listed = items[1:4]
-    assert broken == Skipped("file.jsonl:2", "invalid JSON at line 2")
-    assert isinstance(empty, Skipped) and "neither title nor body" in empty.reason
-    assert isinstance(listed, Skipped) and listed.path == "file.jsonl:4"
+    assert broken == Skipped("file.jsonl:2", "invalid JSON: Unterminated string starting at")
+    assert empty == Skipped("file.jsonl:3", "record has neither title nor body")
+    assert listed == Skipped("file.jsonl:4", "record is not a JSON object")
+
+
+def test_skip_reasons_do_not_repeat_the_line_number() -> None:
+    """Reports group skips by the text before the first ':'; the path names the line."""
+    items = articles(jsonl({"title": ""}, "{", {"title": ""}, "[1,"))
+    assert all(isinstance(i, Skipped) for i in items)
+    reasons = {i.reason.split(":")[0] for i in items if isinstance(i, Skipped)}
+    assert reasons == {"record has neither title nor body", "invalid JSON"}
+    assert [i.path for i in items] == [f"file.jsonl:{n}" for n in range(1, 5)]
 
 
 def test_title_only_and_body_only_records() -> None:
@@ -156,7 +165,7 @@ def test_json_object_and_list_files() -> None:
     assert isinstance(single, Article) and single.path == "one.json:1"
     items = articles(json.dumps([RECORD, {"title": ""}, RECORD]).encode(), "json", "many.json")
     assert [type(i).__name__ for i in items] == ["Article", "Skipped", "Article"]
-    assert items[1] == Skipped("many.json:2", "record 2: record has neither title nor body")
+    assert items[1] == Skipped("many.json:2", "record has neither title nor body")
     wrapped = articles(json.dumps({"articles": [RECORD]}).encode(), "json", "w.json")
     assert isinstance(wrapped[0], Article)
 
@@ -194,7 +203,7 @@ def test_deeply_nested_json_does_not_crash() -> None:
         list(extract("deep.json", deep, "json"))
     items = articles(jsonl({"title": "ok", "body": "fine"}, deep.decode()))
     assert isinstance(items[0], Article)
-    assert items[1] == Skipped("file.jsonl:2", "invalid JSON at line 2")
+    assert items[1] == Skipped("file.jsonl:2", "invalid JSON: nested too deeply")
     nested_body = {"title": "t", "body": [[["deep"]], "para"]}
     [article] = articles(jsonl(nested_body))
     assert isinstance(article, Article) and article.body == "para"

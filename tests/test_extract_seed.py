@@ -38,6 +38,10 @@ def test_source_and_section(seed: Article) -> None:
     assert seed.section == "Middle East"
 
 
+def test_language_is_detected_from_the_text(seed: Article) -> None:
+    assert seed.language == "en"  # a dump declares none
+
+
 def test_published_date_is_aware(seed: Article) -> None:
     assert seed.published is not None
     assert seed.published.tzinfo is not None
