@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import heapq
 import re
 import time
-from collections.abc import Set
+from collections.abc import Iterator, Sequence, Set
 
 from whoosh import query as wq
-from whoosh import sorting
 from whoosh.searching import Searcher
 
-from search import spelling, timeline
+from search import cursor, limits, ranking, spelling, timeline
 from search.errors import ArticleNotFound, QueryError
 from search.explain import describe
 from search.facets import build_facet, count_column, count_terms
-from search.highlight import highlight_all, snippet
+from search.highlight import Wanted, highlight_all, snippet
 from search.models import (
+    INTERVALS,
     SORTS,
     TIMELINE_MODES,
     Article,
@@ -26,11 +27,13 @@ from search.models import (
     Hit,
     SearchRequest,
     SearchResult,
+    SortPosition,
     Suggestion,
     Timeline,
 )
-from search.query import ParsedQuery, parse
-from search.schema import TEXT_FIELDS, from_stored
+from search.query import ParsedQuery, parse_in
+from search.schema import ALL_TEXT_FIELDS, from_stored
+from search.storymap import StoryMap
 
 MAX_PAGE_SIZE = 100
 MAX_RESULT_WINDOW = 10_000  # deepest result reachable by page number
@@ -59,6 +62,11 @@ def validate(req: SearchRequest) -> None:
     if req.timeline is not None and req.timeline not in TIMELINE_MODES:
         raise QueryError(f"timeline must be one of {', '.join(TIMELINE_MODES)}.",
                          parameter="timeline")
+    if req.timeline_interval is not None and req.timeline_interval not in INTERVALS:
+        raise QueryError(f"interval must be one of auto, {', '.join(INTERVALS)}.",
+                         parameter="interval")
+    if req.after is not None and req.page != 1:
+        raise QueryError("Use either a cursor or a page number, not both.", parameter="page")
 
 
 def _day_start(d: dt.date) -> dt.datetime:
@@ -111,6 +119,7 @@ def _intersect(base: Set[int], *others: set[int] | None) -> Set[int]:
 def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
     """Return the text-field terms a hit may contain because of the query."""
     found: set[str] = set()
+    langs: dict[str, None] = {}
 
     def walk(node: wq.Query) -> None:
         if isinstance(node, wq.Not):
@@ -119,7 +128,8 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
             walk(node.a)
             return
         if isinstance(node, (wq.Prefix, wq.Wildcard)):
-            if node.field() in TEXT_FIELDS:
+            if node.field() in ALL_TEXT_FIELDS:
+                langs[ALL_TEXT_FIELDS[node.field()][1]] = None
                 found.update(
                     t if isinstance(t, str) else t.decode("utf-8")
                     for t in node._btexts(searcher.reader())  # expanded index terms
@@ -127,25 +137,15 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
             return
         if node.is_leaf():
             for field, text in node.terms(phrases=True):
-                if field in TEXT_FIELDS:
+                if field in ALL_TEXT_FIELDS:
+                    langs[ALL_TEXT_FIELDS[field][1]] = None
                     found.add(text if isinstance(text, str) else text.decode("utf-8"))
             return
         for child in node.children():
             walk(child)
 
     walk(q)
-    return frozenset(found)
-
-
-def _sort_facet(sort: str) -> sorting.MultiFacet | None:
-    if sort == "relevance":
-        return None
-    return sorting.MultiFacet(
-        [
-            sorting.FieldFacet("has_date", reverse=True),  # undated last either way
-            sorting.FieldFacet("pub_ts", reverse=sort == "newest"),
-        ]
-    )
+    return Wanted(found, langs)
 
 
 def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:
@@ -156,15 +156,21 @@ def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:
     return set(searcher.docs_for_query(q))
 
 
-def search(searcher: Searcher, req: SearchRequest) -> SearchResult:
+def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = None
+           ) -> SearchResult:
     """Run one search: matching set, facets over it, one page of highlighted hits.
+
+    With `stories` (the generation's story map) and `req.collapse`, the page
+    shows one hit per story, its earliest matching version; `total` still
+    counts articles and `total_stories` counts stories.
 
     With `req.timeline`, also matches over time; with `req.suggest`, a
     did-you-mean query when one finds clearly more.
     """
     t0 = time.perf_counter()
     validate(req)
-    pq: ParsedQuery = parse(req.q)
+    pq: ParsedQuery = parse_in(searcher, req.q, req.lang)
+    limits.check_expansions(pq.query, searcher.reader())
     reader = searcher.reader()
     f = req.filters
     opts = req.facet_options
@@ -181,13 +187,14 @@ def search(searcher: Searcher, req: SearchRequest) -> SearchResult:
 
     matched = _intersect(base, *by_facets, by_date)
     total = len(matched)
+    shown: Set[int] = stories.collapse(matched) if stories is not None and req.collapse else matched
 
     def facet(name: str, docs: Set[int], selected: tuple[str, ...]) -> Facet:
         counts = (count_terms if name == "author" else count_column)(reader, name, docs)
         return build_facet(name, counts, set(selected), prefix=opts.prefix_for(name),
                            limit=opts.limit_for(name))
 
-    facets: list[Facet] = [
+    facets: list[Facet] = [] if not req.facets else [
         facet("source", _intersect(base, by_section, by_language, by_author, by_date), f.sources),
         facet("section", _intersect(base, by_source, by_language, by_author, by_date), f.sections),
         facet("language", _intersect(base, by_source, by_section, by_author, by_date), f.languages),
@@ -200,7 +207,7 @@ def search(searcher: Searcher, req: SearchRequest) -> SearchResult:
             chronological=True,
         ),
     ]
-    if f.year is not None:
+    if f.year is not None and req.facets:
         facets.append(
             build_facet(
                 "month",
@@ -212,34 +219,36 @@ def search(searcher: Searcher, req: SearchRequest) -> SearchResult:
         )
 
     hits: tuple[Hit, ...] = ()
+    next_position: SortPosition | None = None
+    sort = applied_sort(req, pq)
+    if req.after is not None and req.after.sort != sort:
+        raise QueryError("cursor was made for another sort order; start again without it.",
+                         parameter="cursor")
     offset = (req.page - 1) * req.page_size
-    if total > offset:
-        sort = req.sort
-        if sort == "relevance" and pq.is_empty:
-            sort = "newest"  # nothing to rank by: browsing shows the latest first
-        results = searcher.search(
-            pq.query,
-            limit=offset + req.page_size,
-            filter=set(matched) if len(matched) < reader.doc_count_all() else None,
-            sortedby=_sort_facet(sort),
-        )
+    limits.checkpoint()
+    if len(shown) > offset:
+        page = _page(searcher, pq, shown, sort, req)
         wanted = _positive_terms(pq.query, searcher)
         hits = tuple(
-            _make_hit(results[i], wanted, sort == "relevance")
-            for i in range(offset, min(len(results), offset + req.page_size))
+            _make_hit(reader.stored_fields(d), score, wanted, d, stories)
+            for d, score in zip(page.docs, page.scores, strict=True)
         )
+        seen = (req.after.seen if req.after else offset) + len(page.docs)
+        if page.more and page.keys:
+            next_position = SortPosition(sort=sort, key=page.keys[-1], seen=seen)
 
     chart: Timeline | None = None
     if req.timeline:
         chart = _timeline(searcher, req, matched, by_facets, by_date)
     suggestion: Suggestion | None = None
+    limits.checkpoint()
     if req.suggest and not pq.is_empty:
         filtered = _intersect(set(reader.all_doc_ids()), *by_facets, by_date) \
             if any(o is not None for o in (*by_facets, by_date)) else None
 
         def count(text: str) -> int:
             try:
-                docs = _base_docs(searcher, parse(text).query)
+                docs = _base_docs(searcher, parse_in(searcher, text, req.lang).query)
             except QueryError:
                 return 0
             return len(docs if filtered is None else _intersect(docs, set(filtered)))
@@ -257,7 +266,86 @@ def search(searcher: Searcher, req: SearchRequest) -> SearchResult:
         readable_query=describe(pq.query),
         timeline=chart,
         suggestion=suggestion,
+        next_position=next_position,
+        total_stories=len(shown) if shown is not matched else None,
     )
+
+
+def applied_sort(req: SearchRequest, pq: ParsedQuery) -> str:
+    """Return the sort a search uses: relevance of an empty query is newest."""
+    if req.sort == "relevance" and pq.is_empty:
+        return "newest"  # nothing to rank by: browsing shows the latest first
+    return req.sort
+
+
+def _scored(searcher: Searcher, q: wq.Query, matched: Set[int], limit: int | None
+            ) -> Sequence[tuple[float, int]]:
+    """Return Whoosh's top `limit` (score, docnum) pairs among `matched`."""
+    reader = searcher.reader()
+    results = ranking.search(
+        searcher, q, limit=limit, filter=set(matched) if len(matched) < reader.doc_count_all() else None
+    )
+    return results.top_n  # type: ignore[no-any-return]
+
+
+def _page(searcher: Searcher, pq: ParsedQuery, matched: Set[int], sort: str,
+          req: SearchRequest) -> cursor.Page:
+    """Select one page of hits in the total order of search/cursor.py."""
+    after = req.after.key if req.after else None
+    offset = 0 if req.after else (req.page - 1) * req.page_size
+    if sort != "relevance":
+        return cursor.date_page(searcher.reader(), matched, sort, after=after, offset=offset,
+                                size=req.page_size)
+    return cursor.relevance_page(
+        searcher,
+        lambda limit: _scored(searcher, pq.query, matched, limit),
+        after=after,
+        offset=offset,
+        size=req.page_size,
+        hint=req.after.seen if req.after else 0,
+    )
+
+
+def matching(searcher: Searcher, req: SearchRequest) -> tuple[ParsedQuery, Set[int]]:
+    """Return the parsed query and the document numbers matching it under the filters."""
+    validate(req)
+    pq = parse_in(searcher, req.q, req.lang)
+    limits.check_expansions(pq.query, searcher.reader())
+    f = req.filters
+    selections = (("source", f.sources), ("section", f.sections), ("language", f.languages),
+                  ("author", f.authors))
+    return pq, _intersect(
+        _base_docs(searcher, pq.query),
+        *(_docs(searcher, _any_of(name, values)) for name, values in selections),
+        _docs(searcher, _date_query(f, with_year=True, with_month=True)),
+    )
+
+
+def iter_matches(searcher: Searcher, req: SearchRequest, *, limit: int
+                 ) -> tuple[int, Iterator[Article]]:
+    """Return (total, the first `limit` matches in sort order, read one by one).
+
+    Only document numbers and sort keys are held for the whole result set;
+    each article's stored fields are read when the iterator reaches it, so
+    memory stays flat however many articles are streamed.
+    """
+    pq, matched = matching(searcher, req)
+    sort = applied_sort(req, pq)
+    reader = searcher.reader()
+    ids = cursor.doc_ids(reader)
+    order: list[int]
+    if sort == "relevance":
+        pairs = _scored(searcher, pq.query, matched, None)
+        order = [d for _, _, d in heapq.nsmallest(limit, ((-s, ids[d], d) for s, d in pairs))]
+    else:
+        keys = cursor.date_keys(reader, sort)
+        order = heapq.nsmallest(limit, matched, key=lambda d: (keys[d], ids[d]))
+
+    def articles() -> Iterator[Article]:
+        for d in order:
+            yield from_stored(reader.stored_fields(d))
+
+    return len(matched), articles()
 
 
 def _timeline(
@@ -281,25 +369,28 @@ def _timeline(
         y_end = timeline.bucket_end(y_start, "month" if f.month else "year")
         start = max(start, y_start) if start else y_start
         end = min(end, y_end) if end else y_end
-    return timeline.histogram(days, span=(start, end), totals=totals, undated=undated)
+    return timeline.histogram(days, span=(start, end), totals=totals, undated=undated,
+                              granularity=req.timeline_interval)
 
 
-def _make_hit(hit: object, wanted: frozenset[str], scored: bool) -> Hit:
-    fields = hit.fields()  # type: ignore[attr-defined]
+def _make_hit(fields: dict[str, object], score: float | None, wanted: frozenset[str],
+              docnum: int = -1, stories: StoryMap | None = None) -> Hit:
     a = from_stored(fields)
-    body_match = snippet(a.body, wanted)
+    lang = str(fields.get("analyzed_as") or "") or None  # the fields the text is indexed in
+    body_match = snippet(a.body, wanted, lang=lang)
     return Hit(
         id=a.id,
         url=a.url,
         title=a.title,
-        title_highlighted=highlight_all(a.title, wanted),
+        title_highlighted=highlight_all(a.title, wanted, lang),
         snippet=body_match,
         source=a.source,
         section=a.section,
         published=a.published,
         authors=a.authors,
         language=a.language,
-        score=round(float(hit.score), 4) if scored and hit.score is not None else None,  # type: ignore[attr-defined]
+        score=round(float(score), 4) if score is not None else None,
+        story=stories.ref(docnum, a.id, a.published, a.source) if stories is not None else None,
     )
 
 
@@ -316,7 +407,7 @@ def get_article(searcher: Searcher, article_id: str) -> Article:
 def highlight_terms(searcher: Searcher, q: str) -> frozenset[str]:
     """Return the terms of `q` to mark in an article page (empty if unparsable)."""
     try:
-        pq = parse(q)
+        pq = parse_in(searcher, q)
     except QueryError:
         return frozenset()
     return _positive_terms(pq.query, searcher)

@@ -82,13 +82,31 @@ class FacetOptions:
         return next((p for n, p in self.prefixes if n == name), "")
 
 
+INTERVALS = ("day", "week", "month", "year")
+
+
+@dataclass(frozen=True)
+class SortPosition:
+    """A place in a search's hit order: the sort applied and the key of the last hit seen.
+
+    `key` is (date key, article id) for the date sorts and (-score, article id)
+    for relevance (see search/cursor.py); `seen` counts the hits up to it.
+    """
+
+    sort: str
+    key: tuple[Any, str]
+    seen: int = 0
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     """Everything a search needs; the page and the API both build one.
 
     `timeline` asks for matches over time ("count", or "share" of all articles
-    in each period); `suggest` asks for a did-you-mean check. Both cost time,
-    so they are off unless asked for.
+    in each period), in buckets of `timeline_interval` (None picks one from the
+    span); `suggest` asks for a did-you-mean check. Both cost time, so they are
+    off unless asked for. `after` asks for the hits after a position instead of
+    page `page` (keyset paging); `facets=False` skips counting facets.
     """
 
     q: str = ""
@@ -99,6 +117,25 @@ class SearchRequest:
     facet_options: FacetOptions = field(default_factory=FacetOptions)
     timeline: str | None = None
     suggest: bool = False
+    timeline_interval: str | None = None
+    after: SortPosition | None = None
+    facets: bool = True
+    lang: str | None = None  # read the query in this language only (default: every indexed one)
+    collapse: bool = True  # one hit per story (its earliest matching version)
+
+
+@dataclass(frozen=True)
+class StoryRef:
+    """The story a hit belongs to: its id (the first version's), size and first outlet."""
+
+    id: str
+    versions: int
+    first_published: str | None
+    first_source: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "versions": self.versions,
+                "first_published": self.first_published, "first_source": self.first_source}
 
 
 @dataclass(frozen=True)
@@ -114,6 +151,7 @@ class Hit:
     authors: tuple[str, ...]
     language: str | None
     score: float | None
+    story: StoryRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +167,7 @@ class Hit:
             "authors": list(self.authors),
             "language": self.language,
             "score": self.score,
+            "story": self.story.to_dict() if self.story else None,
         }
 
 
@@ -240,11 +279,14 @@ class SearchResult:
     readable_query: str = ""  # the parsed query in the query language, after analysis
     timeline: Timeline | None = None
     suggestion: Suggestion | None = None
+    next_position: SortPosition | None = None  # after the last hit, when more follow
+    total_stories: int | None = None  # matching stories, when results were collapsed
 
     @property
     def page_count(self) -> int:
         size = self.request.page_size
-        return max(1, (self.total + size - 1) // size)
+        shown = self.total if self.total_stories is None else self.total_stories
+        return max(1, (shown + size - 1) // size)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the one JSON shape of a search, used by the API."""
@@ -254,6 +296,7 @@ class SearchResult:
             "parsed_query": self.parsed_query,
             "sort": r.sort,
             "total": self.total,
+            "total_stories": self.total_stories,
             "page": r.page,
             "page_size": r.page_size,
             "page_count": self.page_count,

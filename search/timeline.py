@@ -17,10 +17,12 @@ from collections.abc import Iterable
 
 from whoosh.reading import IndexReader
 
+from search.errors import QueryError
 from search.models import Bucket, Timeline
 
 GRANULARITIES = ("day", "week", "month", "year")
 MAX_YEARS = 200  # a date filter wider than this is clipped to the matches
+MAX_BUCKETS = 5000  # for a forced granularity
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
@@ -71,18 +73,25 @@ def bucket_ranges(start: dt.date, end: dt.date, granularity: str) -> list[tuple[
     return out
 
 
+def _bucket_estimate(first: dt.date, last: dt.date, granularity: str) -> float:
+    days = (last - first).days + 1
+    return days / {"day": 1, "week": 7, "month": 28, "year": 365}[granularity]
+
+
 def histogram(
     days: Counter[dt.date],
     *,
     span: tuple[dt.date | None, dt.date | None] = (None, None),
     totals: Counter[dt.date] | None = None,
     undated: int = 0,
+    granularity: str | None = None,
 ) -> Timeline | None:
     """Bucket per-day counts into a timeline; None when nothing is dated.
 
     `span` bounds the chart (a date filter); an open side ends at the first or
     last dated match. With `totals` (all articles per day), buckets also carry
-    the period's total, for "share of coverage".
+    the period's total, for "share of coverage". `granularity` forces the
+    bucket size (the API's `interval`); at most MAX_BUCKETS buckets are made.
     """
     if not days:
         return None
@@ -90,9 +99,18 @@ def histogram(
     last = span[1] or max(days)
     if first > last:
         first, last = last, first
-    if pick_granularity(first, last) == "year" and last.year - first.year > MAX_YEARS:
-        first, last = max(first, min(days)), min(last, max(days))  # a filter like from=0001-01-01
-    granularity = pick_granularity(first, last)
+    if granularity is None:
+        if pick_granularity(first, last) == "year" and last.year - first.year > MAX_YEARS:
+            first, last = max(first, min(days)), min(last, max(days))  # e.g. from=0001-01-01
+        granularity = pick_granularity(first, last)
+    elif _bucket_estimate(first, last, granularity) > MAX_BUCKETS:
+        first, last = max(first, min(days)), min(last, max(days))
+        if _bucket_estimate(first, last, granularity) > MAX_BUCKETS:
+            raise QueryError(
+                f"interval={granularity} would draw more than {MAX_BUCKETS:,} buckets; "
+                "pick a longer interval or a shorter date range.",
+                parameter="interval",
+            )
     per_bucket: Counter[dt.date] = Counter()
     for d, n in days.items():
         per_bucket[bucket_start(d, granularity)] += n

@@ -15,6 +15,21 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_DIR": "var/index",
     "PAGE_SIZE": 10,
     "JSON_SORT_KEYS": False,
+    # API v1, exports and feeds (see web/access.py, web/export.py, web/feeds.py).
+    "CORS_ORIGINS": [],
+    "API_KEYS": {},
+    "API_ANONYMOUS_LIMIT": "60/minute",
+    "API_REQUIRE_KEY": False,
+    "EXPORT_MAX_ROWS": 100_000,
+    "EXPORT_CHUNK_ROWS": 500,
+    "FEED_SIZE": 20,
+    "FEED_TAG_AUTHORITY": None,
+    "FEED_TAG_DATE": "2024",
+    # Hardening (see web/security.py, search/limits.py).
+    "INDEX_PERMISSION_CHECK": True,
+    "DEV": False,
+    "SEARCH_DEADLINE_S": 5.0,
+    "MAX_EXPANSIONS": 200,
 }
 
 
@@ -31,12 +46,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.extensions["dateline_pool"] = SearcherPool(IndexLocation(app.config["INDEX_DIR"]))
 
-    from web import api, errors, pages, requests
+    from web import access, api, api_v1, errors, export, feeds, openapi, pages, requests, security
 
+    security.init_app(app)
     requests.init_app(app)
     errors.init_app(app)
+    access.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    for bp in (api_v1.bp, export.bp, openapi.bp, feeds.bp):
+        app.register_blueprint(bp)
     if not app.debug:
         logging.basicConfig(level=logging.INFO)
     return app

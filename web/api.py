@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from search import engine
+from search import engine, storymap
 from search.errors import SearchError
 from web import requests
 from web.params import request_from_args
@@ -19,8 +19,15 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     req = request_from_args(request.args, default_size=current_app.config["PAGE_SIZE"])
-    result = engine.search(requests.searcher(), req)
+    result = engine.search(requests.searcher(), req, requests.story_map())
     return jsonify(result.to_dict())
+
+
+@bp.get("/stories/<story_id>")
+def story(story_id: str) -> ResponseReturnValue:
+    """Return a story's versions in time order, the first version first."""
+    found = storymap.versions(requests.searcher(), requests.story_map(), story_id)
+    return jsonify({"id": story_id, "versions": [a.to_dict() for a in found]})
 
 
 @bp.get("/articles/<article_id>")

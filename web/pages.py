@@ -17,11 +17,12 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from search import engine
+from search import engine, storymap
 from search.errors import QueryError, SearchError
 from search.highlight import highlight_all
 from search.models import Bucket, FacetOptions, SearchRequest, Timeline
 from search.similar import more_like_this
+from search.wordiff import DELETE, INSERT, diff_words
 from web import requests
 from web.params import request_from_args
 
@@ -37,7 +38,7 @@ RELATED = 5
 
 # Parameters that define a search; anything else in the URL is ignored.
 SEARCH_PARAMS = ("q", "source", "section", "language", "author", "year", "month", "from", "to",
-                 "sort", "page", "page_size", "timeline", "more", *PREFIX_PARAMS)
+                 "sort", "page", "page_size", "timeline", "more", "collapse", *PREFIX_PARAMS)
 
 
 def _args() -> MultiDict[str, str]:
@@ -161,7 +162,7 @@ def home() -> ResponseReturnValue:
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     req = page_request(request.args)
-    result = engine.search(requests.searcher(), req)
+    result = engine.search(requests.searcher(), req, requests.story_map())
     return render_template("search.html", result=result, req=req,
                            facets={f.name: f for f in result.facets})
 
@@ -182,3 +183,13 @@ def article(article_id: str) -> ResponseReturnValue:
         paragraphs=paragraphs,
         related=more_like_this(s, a.id, limit=RELATED),
     )
+
+
+@bp.get("/story/<story_id>")
+def story(story_id: str) -> ResponseReturnValue:
+    """List a story's versions in time order; each later one as a word diff against the first."""
+    found = storymap.versions(requests.searcher(), requests.story_map(), story_id)
+    first = found[0]
+    diffs = [diff_words(first.body, a.body) for a in found[1:]]
+    return render_template("story.html", story_id=story_id, first=first, later=found[1:],
+                           diffs=diffs, INSERT=INSERT, DELETE=DELETE)

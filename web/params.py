@@ -34,6 +34,17 @@ def _date(args: MultiDict[str, str], name: str) -> dt.date | None:
                          parameter=name) from None
 
 
+def _bool(args: MultiDict[str, str], name: str, default: bool) -> bool:
+    raw = args.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    if raw in ("false", "0", "no", "off"):
+        return False
+    raise QueryError(f"{name} must be true or false, not {raw[:40]!r}.", parameter=name)
+
+
 def request_from_args(args: MultiDict[str, str], *, default_size: int = 10) -> SearchRequest:
     """Build a SearchRequest from query-string arguments; bad values raise QueryError."""
     multi = {
@@ -63,4 +74,6 @@ def request_from_args(args: MultiDict[str, str], *, default_size: int = 10) -> S
         sort=args.get("sort", "relevance").strip() or "relevance",
         page=page,
         page_size=size,
+        lang=args.get("lang", "").strip() or None,  # read the query in this language only
+        collapse=_bool(args, "collapse", True),  # false: every copy of a story, not one
     )

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from flask import Flask, current_app, g
 from whoosh.searching import Searcher
 
+from search import storymap
 from search.index import Generation, SearcherPool
 
 
@@ -26,6 +27,11 @@ def searcher() -> Searcher:
 def generation() -> Generation:
     searcher()
     return g.generation  # type: ignore[no-any-return]
+
+
+def story_map() -> storymap.StoryMap | None:
+    """Return the served generation's story map (None when it has none)."""
+    return storymap.load(generation().path)
 
 
 def _release(exc: BaseException | None) -> None:
