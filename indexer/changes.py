@@ -22,8 +22,10 @@ from whoosh.writing import IndexWriter
 from indexer.catalog import Catalog, FileRecord, article_digest
 from indexer.extract import ExtractionError, Skipped, detect_kind, extract
 from indexer.sources import SourceFile, file_sha1, iter_paths, read_source
+from search.fingerprint import fingerprint
 from search.models import Article
 from search.schema import to_document
+from search.stories import StoryIndex
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +120,10 @@ class Applier:
         pause: Callable[[], None],
         *,
         scan_ns: int,
+        stories: StoryIndex | None = None,
     ) -> None:
         self.old = old
+        self.stories = stories  # kept in step with every document written or deleted
         self.old_owner = old.owners()
         self.writer = writer
         self.tally = tally
@@ -214,6 +218,10 @@ class Applier:
         else:
             self.tally.added += 1
         self.writer.add_document(**to_document(article))
+        if self.stories is not None:
+            self.stories.add(
+                article.id, article.published, fingerprint(article.body, self.stories.params.scheme)
+            )
         self.progress.on_article(article)
         self.pause()
 
@@ -234,6 +242,8 @@ class Applier:
         for aid, (path, _) in self.old_owner.items():
             if aid not in self.claimed:
                 self.writer.delete_by_term("id", aid)
+                if self.stories is not None and aid in self.stories:
+                    self.stories.remove(aid)
                 self.tally.deleted += 1
                 lost[path] += 1
                 self.pause()

@@ -35,9 +35,12 @@ from indexer.locking import JobLock
 from indexer.report import JobReport, now_iso, record_last_job
 from indexer.sources import fingerprint, iter_paths
 from indexer.verify import verify_generation
+from search import storymap
 from search.errors import IndexUnavailable
+from search.fingerprint import fingerprint as story_fingerprint
 from search.index import MANIFEST, IndexLocation
-from search.schema import SCHEMA_VERSION
+from search.schema import SCHEMA_VERSION, from_stored
+from search.stories import DEFAULT_PARAMS, STORIES_FILE, StoryFileError, StoryIndex, StoryParams
 
 __all__ = [
     "JobRefused",
@@ -55,6 +58,7 @@ log = logging.getLogger(__name__)
 WRITER_LIMIT_MB = 256
 OPTIMIZE_DELETED_RATIO = 0.25  # merge segments once a quarter of the documents are deleted
 TEST_SLOW_ENV = "DATELINE_TEST_SLOW"  # seconds to sleep per document and step (tests only)
+STORY_PARAMS: StoryParams = DEFAULT_PARAMS
 
 
 class JobRefused(Exception):
@@ -195,7 +199,10 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
     plan = full_scan(sources)
     try:
         writer = ix.writer(limitmb=WRITER_LIMIT_MB)
-        applier = Applier(Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns)
+        applier = Applier(
+            Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns,
+            stories=StoryIndex(STORY_PARAMS),
+        )
         try:
             catalog = applier.run(plan, sources)
         except BaseException:
@@ -227,6 +234,7 @@ def _finish(
     """Verify, describe and publish a written generation, then prune."""
     ctx.step()
     verify_generation(path, set(applier.claimed))
+    stories = _save_stories(path, applier)
     ctx.step()
     previous = ctx.location.current_name()
     report = JobReport(
@@ -260,6 +268,7 @@ def _finish(
             "fingerprint": fingerprint(iter_paths(catalog.sources)),
             "base": base,
             "report": report.to_dict(),
+            "stories": stories,
         },
     )
     ctx.step()
@@ -267,6 +276,38 @@ def _finish(
     ctx.step()
     prune(ctx.location)
     return report
+
+
+def _save_stories(path: Path, applier: Applier) -> dict[str, object] | None:
+    """Save the story index and the story map beside a committed generation."""
+    stories = applier.stories
+    if stories is None:
+        return None
+    if len(stories) != len(applier.claimed) or set(stories.assignments()) != set(applier.claimed):
+        raise RuntimeError("the story index is out of step with the documents; run rebuild")
+    stories.save(path)  # a new file replaces the name: the base generation's stays intact
+    multi = storymap.write(path, stories)
+    return {
+        "params": stories.params.to_json(),
+        "articles": len(stories),
+        "stories": sum(1 for _ in stories.stories()),
+        "multi_version_stories": multi,
+    }
+
+
+def _load_stories(base_path: Path) -> StoryIndex:
+    """Load the base generation's story index; rebuild it from its stored bodies if unusable."""
+    try:
+        return StoryIndex.load(base_path, STORY_PARAMS)
+    except StoryFileError as e:
+        log.warning("%s; rebuilding the story index from generation %s", e, base_path.name)
+    ix = whoosh_index.open_dir(str(base_path))
+    with ix.searcher() as s:
+        items = [
+            (a.id, a.published, story_fingerprint(a.body, STORY_PARAMS.scheme))
+            for a in (from_stored(fields) for fields in s.all_stored_fields())
+        ]
+    return StoryIndex.build(items, STORY_PARAMS)
 
 
 # --- update ----------------------------------------------------------------------------
@@ -346,8 +387,11 @@ def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
         _link_index_files(base_path, path)
         ctx.step()
         ix = whoosh_index.open_dir(str(path))
+        stories = _load_stories(base_path)
         writer = cast(SegmentWriter, ix.writer(limitmb=WRITER_LIMIT_MB))
-        applier = Applier(old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns)
+        applier = Applier(
+            old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns, stories=stories
+        )
         try:
             catalog = applier.run(plan, sources)
         except BaseException:
@@ -398,7 +442,7 @@ def _link_index_files(src: Path, dst: Path) -> None:
     for p in src.iterdir():
         if (
             not p.is_file()
-            or p.name in (MANIFEST, CATALOG)
+            or p.name in (MANIFEST, CATALOG, STORIES_FILE, storymap.STORY_MAP)
             or p.name.endswith(("WRITELOCK", ".tmp"))
         ):
             continue
