@@ -101,6 +101,8 @@ class IndexLocation:
             name = (self.root / pointer).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except OSError as e:  # EMFILE, EIO...: unavailable for now, not a server error
+            raise IndexUnavailable(f"The index pointer {pointer} cannot be read: {e}") from e
         return name or None
 
     def current_name(self) -> str | None:
@@ -201,7 +203,11 @@ def open_whoosh(gen: Generation) -> whoosh_index.Index:
             "rebuild it with `python -m indexer rebuild`."
         )
     try:
-        return whoosh_index.open_dir(str(gen.path))
+        ix = whoosh_index.open_dir(str(gen.path))
+        # Segment files are only read when a reader opens: a truncated or zeroed
+        # segment must fail here, where the pool can keep serving another generation.
+        ix.reader().close()
+        return ix
     except Exception as e:  # any failure to open (EMFILE too) means "unavailable"
         raise IndexUnavailable(f"Index generation {gen.name} cannot be opened: {e}") from e
 
@@ -272,9 +278,23 @@ class SearcherPool:
 
     def _fallback(self, error: IndexUnavailable) -> tuple[Generation, whoosh_index.Index]:
         if self._generation is None or self._index is None:
-            raise error
+            self._open_previous(error)
+        assert self._generation is not None and self._index is not None
         self.open_error = error.message
         return self._generation, self._index
+
+    def _open_previous(self, error: IndexUnavailable) -> None:
+        """At cold start with CURRENT unopenable, serve PREVIOUS (degraded) or raise `error`."""
+        name = self.location.previous_name()
+        if name is None or name == self.location.current_name():
+            raise error
+        try:
+            gen = self.location.generation(name)
+            ix = open_whoosh(gen)
+        except IndexUnavailable:
+            raise error from None
+        log.warning("serving previous generation %s: %s", name, error.message)
+        self._index, self._generation = ix, gen
 
     @contextmanager
     def searcher(self) -> Iterator[tuple[Searcher, Generation]]:

@@ -175,7 +175,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, server: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    # bypass_csp: Playwright's string predicates (eval) and axe's inline script tag are the
+    # test's own code; tests/test_security_browser.py checks the page under the real CSP.
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900},
+                                  bypass_csp=True)
     context.set_default_timeout(WAIT_MS)
     pg = context.new_page()
     errors: list[str] = []
@@ -284,7 +287,7 @@ def test_keyboard_only(page: Any) -> None:
 
 
 def test_pages_work_without_javascript(browser: Any, server: str) -> None:
-    context = browser.new_context(base_url=server, java_script_enabled=False)
+    context = browser.new_context(base_url=server, java_script_enabled=False, bypass_csp=True)
     pg = context.new_page()
     pg.goto("/")
     pg.locator("#q-home").fill("security council")
@@ -316,7 +319,8 @@ def test_axe_finds_no_serious_violations(browser: Any, server: str) -> None:
         _unavailable(f"axe-core not found at {AXE}")
     report: dict[str, Any] = {}
     for width in (1280, 360):
-        context = browser.new_context(base_url=server, viewport={"width": width, "height": 900})
+        context = browser.new_context(base_url=server, viewport={"width": width, "height": 900},
+                                  bypass_csp=True)
         pg = context.new_page()
         pg.goto("/search?q=president")
         article = pg.locator("ol.results .hit-title a").first.get_attribute("href")
@@ -343,7 +347,8 @@ def test_axe_finds_no_serious_violations(browser: Any, server: str) -> None:
 @pytest.mark.parametrize("width", [1280, 360])
 def test_screenshots_and_layout(browser: Any, server: str, width: int) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(base_url=server, viewport={"width": width, "height": 900})
+    context = browser.new_context(base_url=server, viewport={"width": width, "height": 900},
+                                  bypass_csp=True)
     pg = context.new_page()
     shots = {
         "home": "/",

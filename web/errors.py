@@ -23,7 +23,10 @@ def _render(status: int, code: str, message: str, parameter: str | None = None) 
         from flask import jsonify
 
         return jsonify(body), status
-    return render_template("error.html", status=status, message=message, parameter=parameter), status
+    try:
+        return render_template("error.html", status=status, message=message, parameter=parameter), status
+    except OSError:  # e.g. out of file descriptors before the template was first loaded
+        return Response(f"{status} {message}\n", mimetype="text/plain"), status
 
 
 def handle_search_error(e: SearchError) -> tuple[Response | str, int]:

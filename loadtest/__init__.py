@@ -1,0 +1,1 @@
+"""Load test: wrk against gunicorn, idle and while indexer jobs publish (`make loadtest`)."""
