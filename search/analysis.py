@@ -1,27 +1,45 @@
 """Text analysis shared by indexing, querying and highlighting.
 
-Indexing and searching must turn text into the same terms, so this is the one
-place that does it: Unicode word tokens -> folding (case, Turkish dotted and
-dotless i, accents) -> English stop words dropped -> NLTK Snowball stem.
-Per-token work is memoised because news vocabularies repeat heavily; an
-unbounded-ish LRU is much faster than Whoosh's own LFU stem cache (see
+Indexing and searching must turn text into the same terms, so this is the one place
+that does it: Unicode word tokens -> language-aware term function -> index terms.
+
+The term function depends on the fields' language (see `search.languages`):
+
+- `GENERIC` (the shared `title`/`summary`/`body`): each word by its script. Latin:
+  folding (case, Turkish dotted and dotless i, accents) -> English stop words dropped
+  -> NLTK Snowball English stem. Arabic script: `search.arabic` (normalisation, stop
+  words, Snowball light stem). Cyrillic: Russian stop words and Snowball stem. Other scripts:
+  folded only.
+- A language with its own fields (`de`, `tr`, ...): its Latin words are lowercased (the
+  Turkish way for Turkish: `I` -> `ı`), checked against its stop words, stemmed with its
+  Snowball stemmer (NLTK; PyStemmer for Turkish, which NLTK lacks) and folded; its other
+  words are analysed as in the shared fields.
+
+Per-token work is memoised because news vocabularies repeat heavily; an unbounded-ish
+LRU is much faster than Whoosh's own LFU stem cache (see
 ../shared/notes/whoosh-performance.md).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
+import Stemmer
 from nltk.stem.snowball import SnowballStemmer
 from whoosh.analysis import Analyzer, Filter, RegexTokenizer, Token
 
+from search import arabic
+from search.languages import GENERIC, OWN_FIELDS
+from search.stoplists import STOP_WORDS
 from search.stopwords import ENGLISH
 
 # Bump when analysis changes: terms in an old index would no longer match.
-ANALYSIS_VERSION = 1
+# 2: Arabic normalisation and stems, Russian stems, per-language analysers.
+ANALYSIS_VERSION = 2
 
 # Words, including the combining marks that Python's \w leaves out (Arabic
 # harakat, Hebrew points, Devanagari and Thai vowel signs), so a vowelled
@@ -58,9 +76,17 @@ _SPECIAL = str.maketrans(
         "ـ": "",  # Arabic tatweel: a stretching mark, not a letter
     }
 )
+_TURKISH_LOWER = str.maketrans({"I": "ı", "İ": "i"})
+TURKISH_PREFIX = 5
 
-_stemmer = SnowballStemmer("english")
-
+_english = SnowballStemmer("english")
+_snowball = {code: SnowballStemmer(name.lower()) for code, name in OWN_FIELDS.items()
+             if code != "tr"}
+_snowball["ru"] = SnowballStemmer("russian")
+# PyStemmer objects keep per-call state in C: one per process, used under a lock
+# (the web app analyses queries on several threads).
+_turkish = Stemmer.Stemmer("turkish")
+_turkish_lock = threading.Lock()
 
 @lru_cache(maxsize=1 << 18)
 def fold(word: str) -> str:
@@ -72,62 +98,177 @@ def fold(word: str) -> str:
     return "".join(c for c in w if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=1 << 20)
-def term_for(word: str) -> str | None:
-    """Return the index term for one token, or None for a stop word."""
+# Stop words compared after folding, like the words themselves.
+_STOP = {code: frozenset(fold(w) for w in words) for code, words in STOP_WORDS.items()}
+
+LATIN, ARABIC, CYRILLIC, OTHER = "latin", "arabic", "cyrillic", "other"
+
+
+def script(word: str) -> str:
+    """Return the script of a word's first letter: latin, arabic, cyrillic or other."""
+    for c in word:
+        if not c.isalpha():
+            continue
+        o = ord(c)
+        if o < 0x250 or 0x1E00 <= o <= 0x1EFF:
+            return LATIN
+        if 0x600 <= o <= 0x8FF or 0xFB50 <= o <= 0xFDFF or 0xFE70 <= o <= 0xFEFF:
+            return ARABIC
+        if 0x400 <= o <= 0x52F:
+            return CYRILLIC
+        return OTHER
+    return OTHER
+
+
+def _russian(word: str) -> str | None:
+    low = word.lower()
+    if fold(low) in _STOP["ru"]:
+        return None
+    return fold(_snowball["ru"].stem(low)) if low.isalpha() else fold(low)
+
+
+def _generic(word: str) -> str | None:
     w = fold(word)
     if not w or w in ENGLISH:
         return None
-    if w.isascii() and w.isalpha():
-        return _stemmer.stem(w)
+    if w.isascii():
+        return _english.stem(w) if w.isalpha() else w
+    kind = script(w)
+    if kind == ARABIC:
+        return arabic.term(word)
+    if kind == CYRILLIC:
+        return _russian(word)
     return w
 
 
-def terms(text: str) -> list[str]:
-    """Analyse a text into index terms (for tests, spelling and debugging)."""
+def _turkish_stem(low: str) -> str:
+    """Stem a Turkish-lowercased word with Snowball, fold it and keep at most five letters.
+
+    Snowball's Turkish stemmer is inconsistent about the last letters it keeps: a bare
+    word's final vowel is read as a case ending (`müzakere` -> `müzaker`) but kept
+    before a further suffix (`müzakereler` -> `müzakere`), and `istasyonu` loses more
+    than `istasyonları`. The first five letters of the stem are what the forms share;
+    five is also the prefix length that Turkish retrieval studies (Can et al., 2008)
+    found as effective as full lemmatisation. Stems under two letters (`aydın` -> `a`)
+    say nothing: the word is used instead.
+    """
+    with _turkish_lock:
+        stem = _turkish.stemWord(low)
+    s = fold(stem)
+    if len(s) < 2:
+        s = fold(low)
+    return s[:TURKISH_PREFIX]
+
+
+def _own(word: str, lang: str) -> str | None:
+    if script(word) != LATIN:
+        return _generic(word)
+    low = word.translate(_TURKISH_LOWER).lower() if lang == "tr" else word.lower()
+    folded = fold(low)
+    if not folded or folded in _STOP.get(lang, ()):
+        return None
+    if not low.isalpha():
+        return folded
+    if lang == "tr":
+        return _turkish_stem(low)
+    return fold(_snowball[lang].stem(low)) or folded
+
+
+@lru_cache(maxsize=1 << 20)
+def term_for(word: str, lang: str = GENERIC) -> str | None:
+    """Return the index term for one token in `lang`'s fields, or None for a stop word."""
+    if lang == GENERIC:
+        return _generic(word)
+    return _own(word, lang)
+
+
+@lru_cache(maxsize=1 << 18)
+def variants(word: str, lang: str = GENERIC) -> tuple[str, ...]:
+    """Return the terms indexed for one token: `term_for`'s, then any alternative.
+
+    Turkish is stemmed with its letters (`ı`, `ğ`, `ş` steer the suffix rules), but
+    people often type it without them; the word is also indexed as stemmed from its
+    folded spelling, so `muzakerelerde` finds `müzakerelerde`. A query word is
+    analysed to `term_for` alone, which is one of the two either way.
+    """
+    first = term_for(word, lang)
+    if first is None:
+        return ()
+    if lang == "tr" and script(word) == LATIN:
+        plain = fold(word.translate(_TURKISH_LOWER))
+        if plain != word.lower():
+            alt = term_for(plain, lang)
+            if alt is not None and alt != first:
+                return (first, alt)
+    return (first,)
+
+
+def terms(text: str, lang: str = GENERIC) -> list[str]:
+    """Analyse a text into query terms (for tests, spelling and debugging)."""
     out = []
     for m in _TOKEN_RE.finditer(text):
-        t = term_for(m.group())
+        t = term_for(m.group(), lang)
         if t is not None:
             out.append(t)
     return out
 
 
-def iter_tokens(text: str) -> Iterator[tuple[int, int, str]]:
-    """Yield (start, end, term) for every non-stop word: the highlighter's view."""
+def iter_tokens(text: str, lang: str = GENERIC) -> Iterator[tuple[int, int, str]]:
+    """Yield (start, end, term) for every non-stop word: the highlighter's view.
+
+    A Turkish word indexed under two terms is yielded once per term.
+    """
     for m in _TOKEN_RE.finditer(text):
-        t = term_for(m.group())
-        if t is not None:
+        for t in variants(m.group(), lang):
             yield m.start(), m.end(), t
 
 
 class TermFilter(Filter):
-    """Whoosh filter applying `term_for`; renumbers positions across dropped stop words.
+    """Whoosh filter applying `term_for` for one language; renumbers positions across stop words.
 
     Renumbering keeps phrase queries working when the page says "Türkiye's
     intelligence" (the `s` is dropped) and the user types the same phrase.
+    When indexing, a word's alternative terms (`variants`) share its position.
     Module-level class because Whoosh pickles the analyzer into the index.
     """
 
+    def __init__(self, lang: str = GENERIC) -> None:
+        self.lang = lang
+
+    @property
+    def _lang(self) -> str:
+        return getattr(self, "lang", GENERIC)  # filters pickled before languages existed
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TermFilter)
+        return isinstance(other, TermFilter) and other._lang == self._lang
 
     def __hash__(self) -> int:
-        return hash(TermFilter)
+        return hash((TermFilter, self._lang))
 
     def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:  # type: ignore[override]
+        lang = self._lang
         pos = 0
         for t in tokens:
-            term = term_for(t.text)
-            if term is None:
+            if t.mode == "index":
+                found = variants(t.text, lang)
+            else:
+                one = term_for(t.text, lang)
+                found = () if one is None else (one,)
+            if not found:
                 continue
-            t.text = term
+            for term in found[1:]:
+                extra = t.copy()
+                extra.text = term
+                if t.positions:
+                    extra.pos = pos
+                yield extra
+            t.text = found[0]
             if t.positions:
                 t.pos = pos
             pos += 1
             yield t
 
 
-def make_analyzer() -> Analyzer:
-    """Return the analyzer used for every full-text field."""
-    return RegexTokenizer(TOKEN_PATTERN) | TermFilter()
+def make_analyzer(lang: str = GENERIC) -> Analyzer:
+    """Return the analyzer of the full-text fields of one language (default: the shared ones)."""
+    return RegexTokenizer(TOKEN_PATTERN) | TermFilter(lang)

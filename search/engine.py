@@ -129,7 +129,7 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
             return
         if isinstance(node, (wq.Prefix, wq.Wildcard)):
             if node.field() in ALL_TEXT_FIELDS:
-                langs[ALL_TEXT_FIELDS[node.field()][1]] = None
+                langs[ALL_TEXT_FIELDS[str(node.field())][1]] = None
                 found.update(
                     t if isinstance(t, str) else t.decode("utf-8")
                     for t in node._btexts(searcher.reader())  # expanded index terms

@@ -5,19 +5,23 @@ body:negoti)`); readers need the same thing as they would type it:
 `negoti AND NOT lawmak`. A word searched in every full-text field is written
 once, without a field; the index fields behind `source:` and friends get their
 user-facing names back. Typing the output finds the same articles, because
-stemming a stem gives the stem again for all but a few words.
+stemming a stem gives the stem again for all but a few words. A query read in several
+languages' fields (`LanguageOr`) is written once per distinct reading, joined by OR.
 """
 
 from __future__ import annotations
 
 from whoosh import query as wq
 
-from search.schema import FIELD_ALIASES, TEXT_FIELDS
+from search.query import LanguageOr
+from search.schema import ALL_TEXT_FIELDS, FIELD_ALIASES, TEXT_FIELDS
 
 # Index field -> the name a user types (the first alias listed for it).
 _USER_NAMES: dict[str, str] = {}
 for _alias, _field in FIELD_ALIASES.items():
     _USER_NAMES.setdefault(_field, _alias)
+for _field, (_kind, _lang) in ALL_TEXT_FIELDS.items():
+    _USER_NAMES.setdefault(_field, _kind)
 
 
 def _text(t: object) -> str:
@@ -44,7 +48,7 @@ def _leaf(node: wq.Query, hide_text_fields: bool) -> str:
         body = _text(node.text)
     else:
         return str(node)
-    if not field or (hide_text_fields and field in TEXT_FIELDS):
+    if not field or (hide_text_fields and field in ALL_TEXT_FIELDS):
         return body
     return f"{_USER_NAMES.get(field, field)}:{body}"
 
@@ -60,10 +64,20 @@ def render(node: wq.Query, hide_text_fields: bool = False) -> str:
         return ""
     if isinstance(node, wq.Every):
         return "every article"
+    if isinstance(node, LanguageOr):
+        readings = list(dict.fromkeys(render(c, hide_text_fields) for c in node.children()))
+        if len(readings) == 1:
+            return readings[0]
+        return " OR ".join(f"({r})" if " AND " in r or " OR " in r else r for r in readings)
     if isinstance(node, wq.Or):
         return _render_or(node, hide_text_fields)
     if isinstance(node, wq.And):
-        return " AND ".join(_bracket(render(c, hide_text_fields)) for c in node.children())
+        # The `analyzed_as` term only keeps a negative reading to its own language.
+        shown = [c for c in node.children()
+                 if not (isinstance(c, wq.Term) and c.fieldname == "analyzed_as")]
+        if len(shown) == 1:
+            return render(shown[0], hide_text_fields)
+        return " AND ".join(_bracket(render(c, hide_text_fields)) for c in shown)
     if isinstance(node, wq.AndNot):
         left = render(node.a, hide_text_fields)
         if not isinstance(node.a, wq.And):  # AND is associative: "a AND b AND NOT c"
@@ -82,7 +96,9 @@ def _render_or(node: wq.Or, hide_text_fields: bool) -> str:
     members: dict[str, list[wq.Query]] = {}
     for child in node.children():
         plain = render(child, hide_text_fields=True)
-        groups.setdefault(plain, set()).update(_fields(child))
+        groups.setdefault(plain, set()).update(
+            ALL_TEXT_FIELDS.get(f, (f, ""))[0] for f in _fields(child)
+        )
         members.setdefault(plain, []).append(child)
     parts = []
     for plain, fields in groups.items():

@@ -4,15 +4,21 @@ Instead of Whoosh's highlighter (which re-analyses whole bodies, is about half
 of query time, and whose formatters do not escape quotes), we scan the stored
 text with the same tokenizer and term function the index uses, so the words
 shown are the original words (not stems) and every other character is escaped.
+
+Words are analysed in the language of the text's fields (`lang`, from the hit's
+`analyzed_as`); without it, in each language the query was read in (`Wanted.languages`),
+a word being marked when any of those readings wants it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-from search.analysis import iter_tokens
+from search.analysis import TOKEN_PATTERN, variants
+from search.languages import GENERIC
 
 MARK_OPEN = Markup("<mark>")
 MARK_CLOSE = Markup("</mark>")
@@ -21,6 +27,20 @@ ELLIPSIS = "\u2026"
 # Only the start of very long bodies is scanned: news articles put their
 # matches early, and this bounds the cost of one snippet.
 MAX_SCAN_CHARS = 60_000
+
+_TOKEN_RE = re.compile(TOKEN_PATTERN)
+
+
+class Wanted(frozenset[str]):
+    """The terms to mark, and the languages whose fields they were found in."""
+
+    languages: tuple[str, ...] = (GENERIC,)
+
+    def __new__(cls, terms: Iterable[str] = (), languages: Iterable[str] = (GENERIC,)
+                ) -> Wanted:
+        self = super().__new__(cls, terms)
+        self.languages = tuple(dict.fromkeys(languages)) or (GENERIC,)
+        return self
 
 
 def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
@@ -35,16 +55,24 @@ def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
     return Markup("").join(out)
 
 
-def match_spans(text: str, wanted: frozenset[str]) -> list[tuple[int, int, str]]:
+def match_spans(text: str, wanted: frozenset[str], lang: str | None = None
+                ) -> list[tuple[int, int, str]]:
     """Return (start, end, term) of every token of `text` whose term is wanted."""
     if not wanted:
         return []
-    return [t for t in iter_tokens(text) if t[2] in wanted]
+    langs = (lang,) if lang else getattr(wanted, "languages", (GENERIC,))
+    out = []
+    for m in _TOKEN_RE.finditer(text):
+        word = m.group()
+        term = next((t for one in langs for t in variants(word, one) if t in wanted), None)
+        if term is not None:
+            out.append((m.start(), m.end(), term))
+    return out
 
 
-def highlight_all(text: str, wanted: frozenset[str]) -> Markup:
+def highlight_all(text: str, wanted: frozenset[str], lang: str | None = None) -> Markup:
     """Return the whole text escaped, with every matching word marked (titles)."""
-    return mark(text, [(s, e) for s, e, _ in match_spans(text, wanted)])
+    return mark(text, [(s, e) for s, e, _ in match_spans(text, wanted, lang)])
 
 
 def _cut_left(text: str, start: int, floor: int) -> int:
@@ -69,6 +97,7 @@ def snippet(
     max_fragments: int = 3,
     fragment_chars: int = 180,
     fallback_chars: int = 280,
+    lang: str | None = None,
 ) -> Markup:
     """Return the best 1-3 fragments of `text` around matches, escaped and marked.
 
@@ -77,7 +106,7 @@ def snippet(
     Without any match, the start of the text is returned.
     """
     scanned = text[:MAX_SCAN_CHARS]
-    spans = match_spans(scanned, wanted)
+    spans = match_spans(scanned, wanted, lang)
     if not spans:
         end = _cut_right(text, min(len(text), fallback_chars))
         return escape(text[:end]) + (ELLIPSIS if end < len(text) else "")

@@ -5,19 +5,29 @@ leading `-`, `field:` prefixes (title, summary, body, source, section, author,
 language), parentheses and trailing-`*` prefixes. Broken syntax (a stray quote,
 an unclosed parenthesis, a lone operator) is repaired rather than rejected; only
 input that would be expensive or meaningless is refused with a QueryError.
+
+Languages: the query is parsed once per language whose fields the index has (or the
+one asked for), each time with that language's analyzers, stop words and stems, and
+the readings are ORed (`LanguageOr`). An article's text is in one language's fields
+only, so each article is matched by the reading of its own language.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from whoosh import qparser
 from whoosh import query as wq
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
 
 from search.analysis import fold, term_for
 from search.errors import QueryError
-from search.schema import FIELD_ALIASES, TEXT_FIELDS, build_schema
+from search.languages import GENERIC, SUPPORTED, query_language
+from search.schema import ALL_TEXT_FIELDS, FIELD_ALIASES, TEXT_FIELDS, build_schema, text_fields
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 64
@@ -90,11 +100,19 @@ def repair(text: str) -> str:
     return _strip_dangling_operators(text)
 
 
-def _make_parser() -> qparser.QueryParser:
-    schema = build_schema()
+class LanguageOr(wq.Or):
+    """The readings of one query in several languages' fields, any of which may match."""
+
+
+def _make_parser(lang: str = GENERIC) -> qparser.QueryParser:
+    fields = text_fields(lang)
     parser = qparser.MultifieldParser(
-        list(TEXT_FIELDS), schema, fieldboosts=TEXT_FIELDS, group=qparser.AndGroup
+        list(fields), _schema(), fieldboosts=fields, group=qparser.AndGroup
     )
+    if lang != GENERIC:
+        # `title:x` means this language's title field when reading the query in it.
+        aliases = {field: [kind] for field, (kind, of) in ALL_TEXT_FIELDS.items() if of == lang}
+        parser.add_plugin(qparser.FieldAliasPlugin(aliases))
     # A minus only negates at the start of a word: "cease-fire" is one phrase.
     parser.add_plugin(
         qparser.PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-")
@@ -103,14 +121,22 @@ def _make_parser() -> qparser.QueryParser:
     return parser
 
 
-_PARSER: qparser.QueryParser | None = None
+_SCHEMA = None
+_PARSERS: dict[str, qparser.QueryParser] = {}
 
 
-def parser() -> qparser.QueryParser:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = _make_parser()
-    return _PARSER
+def _schema():  # type: ignore[no-untyped-def]
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = build_schema()
+    return _SCHEMA
+
+
+def parser(lang: str = GENERIC) -> qparser.QueryParser:
+    """Return the (cached) parser reading queries in `lang`'s fields."""
+    if lang not in _PARSERS:
+        _PARSERS[lang] = _make_parser(lang)
+    return _PARSERS[lang]
 
 
 def _check_cost(q: wq.Query) -> None:
@@ -143,9 +169,10 @@ def _stem_prefixes(q: wq.Query) -> wq.Query:
     the minimum wildcard prefix).
     """
     if isinstance(q, wq.Prefix):
+        lang = ALL_TEXT_FIELDS.get(q.fieldname, ("", GENERIC))[1]
         folded = fold(q.text)
         cut = folded[: max(MIN_WILDCARD_PREFIX, len(folded) - 2)]
-        stem = term_for(folded) or folded
+        stem = term_for(folded, lang) or folded
         text = stem if folded.startswith(stem) and len(stem) < len(cut) else cut
         return wq.Prefix(q.fieldname, text, boost=q.boost)
     if isinstance(q, wq.Wildcard):
@@ -153,8 +180,60 @@ def _stem_prefixes(q: wq.Query) -> wq.Query:
     return q
 
 
-def parse(text: str) -> ParsedQuery:
-    """Parse a user's query; an empty query means every document."""
+def _needs_a_match(q: wq.Query) -> bool:
+    """True when every document `q` matches holds one of its positive terms."""
+    if isinstance(q, wq.Not):
+        return False
+    if isinstance(q, wq.AndNot | wq.AndMaybe):
+        return _needs_a_match(q.a)
+    if isinstance(q, wq.And):
+        return any(_needs_a_match(c) for c in q.children())
+    if isinstance(q, wq.Or):
+        return all(_needs_a_match(c) for c in q.children())
+    return not isinstance(q, wq.Every)
+
+
+def _can_match(q: wq.Query, reader: IndexReader) -> bool:
+    """False when `q` certainly matches nothing in `reader` (a required word is absent)."""
+    if isinstance(q, wq.Term):
+        return bool(reader.doc_frequency(q.fieldname, q.text))
+    if isinstance(q, wq.Phrase):
+        return all(reader.doc_frequency(q.fieldname, w) for w in q.words)
+    if isinstance(q, wq.AndNot | wq.AndMaybe):
+        return _can_match(q.a, reader)
+    if isinstance(q, wq.And):
+        return all(_can_match(c, reader) for c in q.children())
+    if isinstance(q, wq.Or):
+        return any(_can_match(c, reader) for c in q.children())
+    return True
+
+
+@lru_cache(maxsize=512)
+def _readings(fixed: str, langs: tuple[str, ...]) -> tuple[wq.Query, ...]:
+    """Return the query read in each language (cached: a page parses its query often)."""
+    readings = []
+    for lang in langs:
+        one = parser(lang).parse(fixed)
+        _check_cost(one)
+        one = one.accept(_stem_prefixes)
+        if one is wq.NullQuery:
+            continue
+        if len(langs) > 1 and not _needs_a_match(one):
+            # "NOT x" must not match the articles of every other language.
+            one = wq.And([one, wq.Term("analyzed_as", lang)])
+        readings.append(one)
+    return tuple(readings)
+
+
+def parse(
+    text: str, languages: Iterable[str] = (GENERIC,), reader: IndexReader | None = None
+) -> ParsedQuery:
+    """Parse a user's query in each of `languages`; an empty query means every document.
+
+    With a `reader`, readings that cannot match there (a required word is in none of
+    that language's articles) are left out: most queries then run in one language's
+    fields, not in all of them.
+    """
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"The query is too long ({len(text)} characters; at most {MAX_QUERY_CHARS}).",
@@ -165,9 +244,37 @@ def parse(text: str) -> ParsedQuery:
     fixed = repair(text)
     if not fixed.strip():
         return ParsedQuery(wq.NullQuery, "", "The query has no words to search for.")
-    q = parser().parse(fixed)
-    _check_cost(q)
-    q = q.accept(_stem_prefixes)
+    readings = list(_readings(fixed, tuple(dict.fromkeys(languages)) or (GENERIC,)))
+    if reader is not None and len(readings) > 1:
+        # Keep one reading even when none can match: the query stays readable.
+        readings = [r for r in readings if _can_match(r, reader)] or readings[:1]
+    q = wq.NullQuery if not readings else readings[0] if len(readings) == 1 \
+        else LanguageOr(readings)
     if q is wq.NullQuery:
         return ParsedQuery(q, fixed, "The query has only very common words; add a more specific one.")
     return ParsedQuery(q, fixed)
+
+
+def query_languages(searcher: Searcher, lang: str | None = None) -> list[str]:
+    """Return the languages to read a query in: the one asked for, or every one indexed.
+
+    `lang` is a language code (`tr`, `de-AT`); English, Arabic and Russian all mean the
+    shared fields. An unsupported code is a QueryError naming the `lang` parameter.
+    """
+    if lang:
+        fields_lang = query_language(lang)
+        if fields_lang is None:
+            raise QueryError(
+                f"lang must be one of {', '.join(sorted(SUPPORTED))}, not {lang[:20]!r}.",
+                parameter="lang",
+            )
+        return [fields_lang]
+    present = {t if isinstance(t, str) else t.decode("utf-8")
+               for t in searcher.reader().field_terms("analyzed_as")} \
+        if "analyzed_as" in searcher.schema else set()
+    return [GENERIC, *sorted(present - {GENERIC})] if present - {GENERIC} else [GENERIC]
+
+
+def parse_in(searcher: Searcher, text: str, lang: str | None = None) -> ParsedQuery:
+    """Parse `text` for `searcher`'s index: in `lang`, or in every language it holds."""
+    return parse(text, query_languages(searcher, lang), searcher.reader())
