@@ -86,3 +86,24 @@ bench: $(VENV)/.installed
 
 bench-smoke: $(VENV)/.installed
 	$(PY) -m bench --smoke $(BENCH_ARGS)
+
+# Known-item relevance of Dateline vs SQLite FTS5 and Tantivy on ../shared/data
+# (see quality/README.md). Installs the baselines (requirements-quality.txt) first.
+.PHONY: relevance relevance-tune
+RELEVANCE_ARGS ?=
+$(VENV)/.quality-installed: $(VENV)/.installed requirements-quality.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt -r requirements-quality.txt
+	@touch $@
+
+relevance: $(VENV)/.quality-installed
+	$(PY) -m quality $(RELEVANCE_ARGS)
+
+relevance-tune: $(VENV)/.quality-installed
+	$(PY) -m quality --tune --query-seed 1 $(RELEVANCE_ARGS)
+
+# Load test (not in the default suite): wrk against gunicorn, 30 s idle, then 30 s while
+# `indexer update` and `rebuild` publish generations; needs wrk (apt-get install -y wrk).
+.PHONY: loadtest
+LOADTEST_ARGS ?=
+loadtest: $(VENV)/.installed corpus/data/newsarticles.jsonl
+	$(PY) -m loadtest $(LOADTEST_ARGS)

@@ -1,0 +1,205 @@
+"""Web throughput: the production server (gunicorn, `web:create_app()`) under `wrk`.
+
+The server runs exactly as `make serve` starts it (same worker and thread counts, access
+log on) against the benchmark's largest index, bound to a free loopback port. `wrk`
+(Debian package `wrk`) drives it for a bounded time with a Lua script that rotates
+through the benchmark's query URLs; latency percentiles, requests/s and non-2xx
+responses come from the script's `done` hook. Without `wrk` the part is skipped and the
+report says why. Only 127.0.0.1 is ever contacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.proc import TreeSampler
+from bench.queries import BenchQuery
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 120
+
+LUA = r"""
+local paths = {PATHS}
+local threads = {}
+local counter = 0
+local non2xx = 0
+
+function setup(thread)
+  thread:set("offset", #threads * 17)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = offset or 0
+end
+
+function request()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter % #paths) + 1])
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + (t:get("non2xx") or 0) end
+  io.write(string.format(
+    'BENCHJSON {"requests": %d, "duration_us": %d, "bytes": %d, "non2xx": %d, '
+    .. '"socket_errors": %d, "timeouts": %d, "p50_ms": %.3f, "p90_ms": %.3f, '
+    .. '"p99_ms": %.3f, "max_ms": %.3f, "mean_ms": %.3f}\n',
+    summary.requests, summary.duration, summary.bytes, bad,
+    summary.errors.connect + summary.errors.read + summary.errors.write,
+    summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000, latency.mean / 1000))
+end
+"""
+
+
+def paths_for(queries: list[BenchQuery], endpoint: str) -> list[str]:
+    out = []
+    for bq in queries:
+        params: dict[str, str] = {"q": bq.q}
+        if bq.source:
+            params["source"] = bq.source
+        if bq.sort != "relevance":
+            params["sort"] = bq.sort
+        out.append(f"{endpoint}?{urlencode(params)}")
+    return out
+
+
+def _lua_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("gunicorn did not become ready")
+
+
+def _wrk(
+    wrk: str, url: str, script: Path, seconds: int, threads: int, connections: int
+) -> dict[str, Any]:
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            data: dict[str, Any] = json.loads(line.removeprefix("BENCHJSON "))
+            data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+            return data
+    raise RuntimeError(f"wrk printed no result (exit {out.returncode}): {out.stderr[-500:]}")
+
+
+def run(
+    index_dir: Path,
+    queries: list[BenchQuery],
+    *,
+    repo: Path,
+    work: Path,
+    seconds: int,
+    warmup_s: int,
+    workers: int,
+    threads: int,
+    connections: int,
+    endpoints: list[str],
+    log: Path,
+) -> dict[str, Any]:
+    """Serve `index_dir` with gunicorn and load it; a dict with results or `skipped`."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return {"skipped": "wrk not installed (Debian: apt-get install wrk)"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    if not gunicorn.exists():
+        return {"skipped": f"gunicorn not found beside {sys.executable}"}
+    port = _free_port()
+    env = dict(os.environ, DATELINE_INDEX_DIR=str(index_dir))
+    argv = [
+        str(gunicorn),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"{HOST}:{port}",
+        "--access-logfile",
+        "-",
+        "web:create_app()",
+    ]
+    result: dict[str, Any] = {
+        "server": {"argv": " ".join(argv[1:]), "workers": workers, "threads": threads},
+        "load": {
+            "tool": "wrk",
+            "connections": connections,
+            "threads": 2,
+            "seconds": seconds,
+            "warmup_s": warmup_s,
+        },
+        "endpoints": {},
+    }
+    with open(log, "ab") as logf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=logf)
+        try:
+            base = f"http://{HOST}:{port}"
+            _wait_ready(f"{base}/api/health", proc)
+            result["server"]["ready_s"] = time.perf_counter() - t0
+            for endpoint in endpoints:
+                paths = paths_for(queries, endpoint)
+                script = work / f"wrk-{endpoint.strip('/').replace('/', '-')}.lua"
+                script.write_text(
+                    LUA.replace("{PATHS}", "{" + ",\n".join(_lua_string(p) for p in paths) + "}"),
+                    encoding="utf-8",
+                )
+                if warmup_s:
+                    _wrk(wrk, base, script, warmup_s, 2, connections)
+                with TreeSampler(proc.pid) as sampler:
+                    data = _wrk(wrk, base, script, seconds, 2, connections)
+                data["server_tree_rss_peak_mb"] = (sampler.peak or 0) / 2**20
+                data["server_tree_pss_peak_mb"] = (sampler.peak_pss or 0) / 2**20
+                result["endpoints"][endpoint] = data
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return result
