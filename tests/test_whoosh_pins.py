@@ -91,9 +91,9 @@ def test_datetime_sort_after_buffered_writer_commit():
     # limit=7 forces several buffered flushes, i.e. several segments.
     w = writing.BufferedWriter(ix, period=None, limit=7)
     for d in days:
-        w.add_document(id="doc%02d" % d, when=base + datetime.timedelta(days=d))
+        w.add_document(id=f"doc{d:02d}", when=base + datetime.timedelta(days=d))
     w.close()
-    ascending = ["doc%02d" % d for d in range(60)]
+    ascending = [f"doc{d:02d}" for d in range(60)]
     with ix.searcher() as s:
         assert len(s.reader().leaf_readers()) > 1
         for reverse in (False, True):
