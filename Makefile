@@ -6,6 +6,9 @@ INDEX_DIR ?= var/index
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
+# One thread per worker: every thread keeps its own Whoosh searcher (~370 MB at 56k articles),
+# and on 2 cores 2x1 served more requests with a lower p99 than 2x4 (README "Benchmarks").
+THREADS ?= 1
 CORPUS := corpus/articles corpus/data
 
 .PHONY: run index serve test check lock clean-index browser-deps browser-js
@@ -31,7 +34,7 @@ index: $(VENV)/.installed corpus/data/newsarticles.jsonl
 
 serve: $(VENV)/.installed
 	@echo "Serving Dateline on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	DATELINE_INDEX_DIR=$(INDEX_DIR) $(VENV)/bin/gunicorn --workers $(WORKERS) --threads 4 \
+	DATELINE_INDEX_DIR=$(INDEX_DIR) $(VENV)/bin/gunicorn --workers $(WORKERS) --threads $(THREADS) \
 		--bind $(HOST):$(PORT) --access-logfile - 'web:create_app()'
 
 # Install what the tests need and run the whole default suite (what CI runs).
