@@ -9,10 +9,12 @@ prefixes (the article, `wa-`, `bi-`, ...) and suffixes (plurals, pronouns) that 
 words carry, so `مفاوضات`, `المفاوضات` and `والمفاوضات` are one term.
 
 Why a light stemmer and not NLTK's ISRI root stemmer: on the known-item evaluation
-(quality/README.md) ISRI cost 0.10 MRR@10 on Arabic queries (0.854 against 0.952):
-mapping words to three-letter roots merges far too much (`مفاوضات` "negotiations" and
-`فاض` "overflowed" become one term). This matches the Arabic IR literature, where light
-stemming beats root extraction. Neither needs a data download.
+(quality/README.md, 4k-article sample) ISRI cost 0.10 MRR@10 on Arabic queries (0.854
+against 0.952): mapping words to roots merges far too much (`مفاوضات` "negotiations"
+becomes `فاض`, "overflowed"). This matches the Arabic IR literature, where light stemming
+beats root extraction. Stemming at all still costs exact-word queries a little (see
+quality/RESULTS.md); it is what lets `مفاوضات` find `مفاوضة` and `مفاوضاتها`.
+Neither stemmer needs a data download.
 """
 
 from __future__ import annotations

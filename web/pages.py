@@ -38,7 +38,7 @@ RELATED = 5
 
 # Parameters that define a search; anything else in the URL is ignored.
 SEARCH_PARAMS = ("q", "source", "section", "language", "author", "year", "month", "from", "to",
-                 "sort", "page", "page_size", "timeline", "more", "collapse", *PREFIX_PARAMS)
+                 "sort", "page", "page_size", "timeline", "more", "collapse", "lang", *PREFIX_PARAMS)
 
 
 def _args() -> MultiDict[str, str]:
