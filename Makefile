@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt requirements-cluster.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
@@ -75,7 +75,13 @@ check: $(VENV)/.dev-installed
 lock: $(VENV)/.installed
 	$(PY) -m pip install --quiet pip-tools
 	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras -o requirements.txt requirements.in
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras -o requirements-cluster.txt requirements-cluster.in
 	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras -o requirements-dev.txt requirements-dev.in
+
+# Optional extra for distributed ingest on Dask (`indexer build --workers N / --cluster ADDR`).
+.PHONY: cluster-deps
+cluster-deps: $(VENV)/.installed
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt -r requirements-cluster.txt
 
 clean-index:
 	rm -rf $(INDEX_DIR)
