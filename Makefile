@@ -68,7 +68,7 @@ $(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
 
 # Lint and type-check (not part of `make test`).
 check: $(VENV)/.dev-installed
-	$(VENV)/bin/ruff check search indexer web corpus tests
+	$(VENV)/bin/ruff check search indexer web corpus tests bench quality loadtest
 	$(VENV)/bin/mypy search indexer
 
 # Re-pin requirements*.txt with hashes from the *.in files.
