@@ -58,6 +58,8 @@ def parse_date(value: object) -> dt.datetime | None:
     if isinstance(value, dt.date):
         return _plausible(dt.datetime(value.year, value.month, value.day, tzinfo=UTC))
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and abs(value) > 10**15:  # float() overflows past 1e308
+            return None
         return _from_epoch(float(value))
     if not isinstance(value, str):
         return None

@@ -41,6 +41,9 @@ _ALIASES = {
 }
 
 
+# Valid non-ASCII characters per stray byte above which text is UTF-8 with a few strays.
+MOSTLY_UTF8_RATIO = 4
+
 # The legacy Windows code page each language was written in, for undeclared pages.
 _LANGUAGE_CODE_PAGES = {
     "Turkish": "cp1254",
@@ -91,6 +94,9 @@ def decode_bytes(raw: bytes, declared: str | None = None) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    mostly = _mostly_utf8(raw)
+    if mostly is not None:
+        return mostly
     codec = _codec(declared) if declared else None
     if codec:
         try:
@@ -107,6 +113,22 @@ def decode_bytes(raw: bytes, declared: str | None = None) -> str:
     if text.count("\ufffd") <= max(1, len(text) // 1000):
         return text.replace("\ufffd", "")
     raise ExtractionError("undecodable text (unknown character encoding)")
+
+
+def _mostly_utf8(raw: bytes) -> str | None:
+    """Return UTF-8 text with a few stray bytes dropped, or None if it is not UTF-8.
+
+    One stray byte (a pasted fragment, a flipped bit) must not send a UTF-8 page to the
+    code-page guesser, which then reads every "•" and "é" of it as mojibake. Text whose
+    valid multi-byte characters far outnumber its stray bytes is UTF-8; legacy-encoded
+    text decoded as UTF-8 is almost all strays.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    strays = text.count("\ufffd")
+    wide = sum(1 for c in text if c > "\x7f") - strays
+    if wide >= MOSTLY_UTF8_RATIO * strays and strays <= max(2, len(text) // 100):
+        return text.replace("\ufffd", "")
+    return None
 
 
 def _guesses(raw: bytes) -> list[str]:

@@ -23,9 +23,12 @@ JsonObject = dict[str, Any]
 
 _XML_PROLOG = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 STRIP_SCRIPTS_CHARS = 8_000_000
-# Inline scripts (but not JSON-LD metadata) and styles.
+# Inline scripts (but not JSON-LD metadata), styles, and attribute values of a megabyte or
+# more (inline data: images): libxml2 stops reading at a value over 10 MB.
 _BULK = re.compile(
-    r"<script\b(?![^>]*ld\+json)[^>]*>.*?</script\s*>|<style\b[^>]*>.*?</style\s*>", re.I | re.S
+    r"<script\b(?![^>]*ld\+json)[^>]*>.*?</script\s*>|<style\b[^>]*>.*?</style\s*>|"
+    r"""(?<=\s)[\w:.-]+\s*=\s*(?:"[^"]{1000000,}"|'[^']{1000000,}')""",
+    re.I | re.S,
 )
 _ARTICLE_TYPES = re.compile(
     r"(?:news|analysis|opinion|review|report|satirical|scholarly|tech|background)?article$|"
@@ -39,7 +42,8 @@ def parse_html(text: str) -> HtmlElement:
 
     libxml2 stops reading after 10 MB (its guard against huge documents, kept on because
     lifting it also lifts the depth cap that makes 100k nested tags cheap): a bigger
-    page first loses its scripts and styles, which is where such pages keep their bulk.
+    page first loses its scripts, styles and huge attribute values (inline images), which
+    is where such pages keep their bulk.
     """
     text = _XML_PROLOG.sub("", text, count=1)
     if len(text) > STRIP_SCRIPTS_CHARS:
@@ -48,7 +52,17 @@ def parse_html(text: str) -> HtmlElement:
         raise ExtractionError("empty HTML document")
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
     try:
-        tree = lxml.html.document_fromstring(text, parser=parser)
+        try:
+            tree = lxml.html.document_fromstring(text, parser=parser)
+        except ValueError as error:
+            if "encoding declaration" not in str(error):
+                raise
+            # A broken XML prolog the pattern above missed ("<?xml encoding='utf-8'>"):
+            # lxml refuses such a str, so hand it bytes in a known encoding instead.
+            utf8 = lxml.html.HTMLParser(
+                remove_comments=True, remove_pis=True, collect_ids=False, encoding="utf-8"
+            )
+            tree = lxml.html.document_fromstring(text.encode("utf-8"), parser=utf8)
     except (lxml.etree.ParserError, ValueError) as error:
         raise ExtractionError(f"unparsable HTML ({error})") from error
     if tree is None:

@@ -13,6 +13,13 @@ from typing import Any
 MIN_LETTERS = 60
 SAMPLE_CHARS = 3000
 MIN_PROBABILITY = 0.8
+# The model also knows a few languages by ISO 639-3 codes; an article's language is an
+# ISO 639-1 code (facets, stemmers), so varieties map to their macrolanguage and the rest,
+# "zxx" (no linguistic content) included, count as not detected.
+_MACRO_LANGUAGES = {
+    "arz": "ar", "ary": "ar", "yue": "zh", "wuu": "zh", "uzs": "uz", "gug": "gn",
+    "sdh": "ku", "fuv": "ff",
+}  # fmt: skip
 
 
 @functools.cache
@@ -28,4 +35,7 @@ def detect_language(text: str) -> str | None:
     if sum(1 for c in sample if c.isalpha()) < MIN_LETTERS:
         return None
     language, probability = _identifier().classify(sample)
-    return str(language) if probability >= MIN_PROBABILITY else None
+    if probability < MIN_PROBABILITY:
+        return None
+    language = str(language)
+    return language if len(language) == 2 else _MACRO_LANGUAGES.get(language)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from indexer.normalize import clean_line
 
@@ -69,6 +69,14 @@ OUTLETS: dict[str, str] = {
     "arriyadiyah.com": "Arriyadiyah",
 }
 
+# A host name holds letters, digits, dots, hyphens (underscores in the wild), nothing else.
+_BAD_HOST = re.compile(r"[^\w.-]")
+# Controls, spaces, line/paragraph separators, format marks (bidi, zero-width).
+_PATH_UNSAFE = re.compile(
+    "[\x00-\x20\x7f-\xa0\u00ad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    "\u205f-\u206f\u3000\ufeff\ufff9-\ufffb]"
+)
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Query parameters that only track a click; two URLs differing in them are one article.
 _TRACKING_PARAMS = {"fbclid", "gclid", "ref", "ref_src", "mc_cid", "mc_eid", "cmpid", "ocid"}
 # Role words before or after a name ("Staff Writer", "Senior Correspondent").
@@ -98,7 +106,9 @@ _BY_PREFIX = re.compile(
 )
 # A kicker before "by": "Capital Von Jemima Kelly", "Analysis by Jane Roe".
 _KICKER_BY = re.compile(r"^(?:[\w'’-]+\s+){1,2}(?:by|von|par|por)\s+(?=(?-i:[A-ZÀ-Þ]))", re.I)
-_EMAIL = re.compile(r"\S+@\S+\.\w+")
+# Starts only where a run of non-spaces starts: unanchored, "\S+@" rescanned a long run
+# from every position (a 70k-character author field took seconds).
+_EMAIL = re.compile(r"(?<!\S)[^\s@]+@\S+\.\w+")
 _DATE_WORD = re.compile(
     r"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|yesterday|january|february|march|"
     r"april|june|july|august|september|october|november|december)$",
@@ -167,7 +177,7 @@ def canonical_url(url: str | None) -> str | None:
     """Normalise a URL for identity: lowercase scheme and host, no fragment, no tracking."""
     if not url:
         return None
-    url = url.strip()
+    url = _SURROGATES.sub("", url).strip()  # JSON can carry lone surrogates; UTF-8 cannot
     if url.startswith("//"):
         url = "https:" + url
     try:
@@ -177,6 +187,8 @@ def canonical_url(url: str | None) -> str | None:
         return None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if _BAD_HOST.search(parts.hostname):  # "a\x00b.com", "evil.com\u202e": not a host
         return None
     netloc = parts.hostname.lower()
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
@@ -188,7 +200,12 @@ def canonical_url(url: str | None) -> str | None:
             if not key.lower().startswith("utm_") and key.lower() not in _TRACKING_PARAMS
         ]
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    return urlunsplit((scheme, netloc, _escape_path(parts.path) or "/", query, ""))
+
+
+def _escape_path(path: str) -> str:
+    """Percent-encode what a URL path must not hold raw: controls, spaces, bidi marks."""
+    return _PATH_UNSAFE.sub(lambda m: quote(m.group()), path)
 
 
 def article_id(url: str | None, title: str, body: str) -> str:

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 # Zero-width characters and soft hyphens carry no text; they only split words for search.
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
-# C0/C1 controls except tab and newline (which `_SPACES` and line logic handle).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0/C1 controls except tab and newline (which `_SPACES` and line logic handle), and lone
+# surrogates, which JSON strings can carry ("\ud800") but no UTF-8 output can.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
 

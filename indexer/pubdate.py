@@ -71,10 +71,11 @@ def published_date(
     if len(html) > HEAVY_HTML_CHARS:  # htmldate's regex scans grow too slow
         return None
     # htmldate digs through what is left (scripts, text patterns). It gets the text, not
-    # our tree, because it prunes the tree it is given.
+    # our tree, because it prunes the tree it is given. It downloads a str that starts with
+    # "http" and has no space: the leading space keeps a page holding only a URL a page.
     try:
         guess = htmldate.find_date(
-            html,
+            " " + html,
             extensive_search=True,
             original_date=True,
             url=url,

@@ -86,6 +86,9 @@ _DATED_LINE_NOISE = re.compile(
 _BY_NAME = re.compile(r"\bby:?\s+(?P<name>(?-i:[A-ZÀ-Þ])[^|/•·;]{1,60}?)(?=\s*(?:[|/•·;]|$))", re.I)
 # Weight of a line the body never spans (metadata, "Comments", "Related stories").
 BARRIER = -1e9
+# Real dumps are 5-300 kB (a whole page, menus and comments included); the line scoring
+# costs about 2 s per million characters, so a budget keeps one document to seconds.
+MAX_DUMP_CHARS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,15 @@ class _Unit:
 
 
 def extract_textdump(text: str) -> ArticleFields:
-    """Turn a plain-text page dump into article fields, or raise ExtractionError."""
+    """Turn a plain-text page dump into article fields, or raise ExtractionError.
+
+    The parse budget: a dump over MAX_DUMP_CHARS is refused before any line is read.
+    """
+    if len(text) > MAX_DUMP_CHARS:
+        raise ExtractionError(
+            f"text dump too large ({len(text) // 1_000_000} million characters > "
+            f"{MAX_DUMP_CHARS // 1_000_000} million): not one article"
+        )
     units = _units(text)
     start, end = _best_run(units)
     if start >= end:
@@ -146,11 +157,14 @@ def _units(text: str) -> list[_Unit]:
 
 def _lines_keeping_indent(text: str) -> list[str]:
     """Clean lines but keep their indentation, which tells wrapping from lists."""
-    raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # Split on the line breaks `clean_lines` knows, so both lists stay line for line.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
+    raw = text.split("\n")
     cleaned = clean_lines(text)
     return [
         (raw_line[: len(raw_line) - len(raw_line.lstrip())] + line) if line else ""
-        for raw_line, line in zip(raw, cleaned, strict=False)
+        for raw_line, line in zip(raw, cleaned, strict=True)
     ]
 
 

@@ -7,19 +7,19 @@ Werkzeug debugger runs arbitrary code for whoever reaches it.
 Index files: Whoosh's TOC and segment files are pickles, so whoever can write them
 can run code in the web process. At start the index directory, its generations and
 their files must not be writable by group or others and must belong to the current
-user or root (INDEX_PERMISSION_CHECK=False turns this off, e.g. for a shared test
-box).
+user or root; a generation published later is checked the same way when the searcher
+pool first opens it (`search/trust.py`), and refused while the open one keeps serving.
+INDEX_PERMISSION_CHECK=False turns both off, e.g. for a shared test box.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g
 
-from search import limits
+from search import limits, trust
 
 CSP = "; ".join(
     (
@@ -61,41 +61,17 @@ def check_config(app: Flask) -> None:
         )
 
 
-def _unsafe(path: Path, uid: int) -> str | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:  # pruned by a job while we looked
-        return None
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
-    if st.st_uid not in (uid, 0):
-        return f"{path} is owned by uid {st.st_uid}, not by this user ({uid}) or root"
-    return None
-
-
 def check_index_permissions(root: str | os.PathLike[str]) -> None:
     """Raise UnsafeStart when anyone but us (or root) could rewrite the index's pickles."""
     root = Path(root)
     if not root.exists():
         return  # nothing built yet: the app reports "no index" per request
-    uid = os.geteuid()
-    paths = [root]
-    gens = root / "generations"
-    if gens.is_dir():
-        paths.append(gens)
-        for gen in gens.iterdir():
-            paths.append(gen)
-            if gen.is_dir():
-                paths.extend(gen.iterdir())
-    paths.extend(root / name for name in ("CURRENT", "PREVIOUS") if (root / name).exists())
-    problems = [p for p in (_unsafe(path, uid) for path in paths) if p]
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    found = trust.problems(trust.index_paths(root))
+    if found:
         raise UnsafeStart(
             "Refusing to open the index: its files hold pickles, so only this user or root "
             "may be able to write them. "
-            + "; ".join(problems[:3])
-            + more
+            + trust.summary(found)
             + f". Fix with `chmod -R go-w {root}`, or set INDEX_PERMISSION_CHECK=False."
         )
 
@@ -117,8 +93,11 @@ def end_budget(exc: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     check_config(app)
+    pool = app.extensions.get("dateline_pool")
     if app.config.get("INDEX_PERMISSION_CHECK", True):
         check_index_permissions(app.config["INDEX_DIR"])
+    elif pool is not None:
+        pool.trust = None  # generations published later are not checked either
     app.before_request(start_budget)
     app.teardown_request(end_budget)
     app.after_request(add_headers)
