@@ -32,6 +32,7 @@ from whoosh.writing import SegmentWriter
 from indexer.catalog import CATALOG, Catalog
 from indexer.changes import Applier, Progress, Scan, Tally, full_scan, scan
 from indexer.locking import JobLock
+from indexer.pipeline import WriterOptions, input_size, open_writer
 from indexer.report import JobReport, now_iso, record_last_job
 from indexer.sources import fingerprint, iter_paths
 from indexer.verify import verify_generation
@@ -56,6 +57,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WRITER_LIMIT_MB = 256
+# A rebuild indexes in worker processes (see indexer/pipeline.py); an update, usually
+# a few files, in-process. DATELINE_INDEX_WORKERS overrides the number (0: in-process).
+REBUILD_WRITER = WriterOptions(workers=2, limitmb=WRITER_LIMIT_MB)
 OPTIMIZE_DELETED_RATIO = 0.25  # merge segments once a quarter of the documents are deleted
 TEST_SLOW_ENV = "DATELINE_TEST_SLOW"  # seconds to sleep per document and step (tests only)
 STORY_PARAMS: StoryParams = DEFAULT_PARAMS
@@ -198,7 +202,7 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
     tally = Tally()
     plan = full_scan(sources)
     try:
-        writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+        writer = open_writer(ix, WriterOptions.from_env(REBUILD_WRITER), input_size(plan.order))
         applier = Applier(
             Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns,
             stories=StoryIndex(STORY_PARAMS),

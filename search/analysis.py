@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 import Stemmer
@@ -191,16 +191,63 @@ def variants(word: str, lang: str = GENERIC) -> tuple[str, ...]:
     folded spelling, so `muzakerelerde` finds `müzakerelerde`. A query word is
     analysed to `term_for` alone, which is one of the two either way.
     """
-    first = term_for(word, lang)
+    return _variants(word, lang, term_for)
+
+
+def _variants(
+    word: str, lang: str, term: Callable[[str, str], str | None]
+) -> tuple[str, ...]:
+    first = term(word, lang)
     if first is None:
         return ()
     if lang == "tr" and script(word) == LATIN:
         plain = fold(word.translate(_TURKISH_LOWER))
         if plain != word.lower():
-            alt = term_for(plain, lang)
+            alt = term(plain, lang)
             if alt is not None and alt != first:
                 return (first, alt)
     return (first,)
+
+
+_term_uncached = term_for.__wrapped__
+
+# Per-language token -> terms memo for `index_positions`: a plain dict lookup is the
+# cheapest per-token step there is; cleared when full so a worker's memory stays bounded.
+_INDEX_MEMO: dict[str, dict[str, tuple[str, ...]]] = {}
+INDEX_MEMO_SIZE = 1 << 19
+
+
+def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
+    """Return each index term of `text` with its word positions, as `make_analyzer` indexes it.
+
+    The indexing fast path (`search.schema.AnalyzedText`): one regex pass and one dict
+    lookup per word, instead of a Whoosh `Token` mutated through a tokenizer and a
+    filter generator and then collected again. The result is the analyzer's, term for
+    term and position for position (tests/test_analysis.py holds them equal).
+    """
+    memo = _INDEX_MEMO.get(lang)
+    if memo is None:
+        memo = _INDEX_MEMO[lang] = {}
+    out: dict[str, list[int]] = {}
+    pos = 0
+    for word in _TOKEN_RE.findall(text):
+        found = memo.get(word)
+        if found is None:
+            if len(memo) >= INDEX_MEMO_SIZE:
+                memo.clear()
+            # Not through `variants`/`term_for`: their caches would hold the same
+            # vocabulary a second and third time in every indexing process.
+            found = memo[word] = _variants(word, lang, _term_uncached)
+        if not found:
+            continue
+        for term in found:
+            where = out.get(term)
+            if where is None:
+                out[term] = [pos]
+            else:
+                where.append(pos)
+        pos += 1
+    return out
 
 
 def terms(text: str, lang: str = GENERIC) -> list[str]:

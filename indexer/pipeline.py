@@ -1,0 +1,292 @@
+"""Write documents into a Whoosh index with several processes: one writer facade, N segment builders.
+
+Analysis and posting lists are most of an index build's CPU (tokenise, stem, sort,
+encode, compress), and all of it is per document, so it spreads over processes:
+`ParallelWriter` has the `add_document` / `delete_by_term` / `commit` / `cancel` face
+of a Whoosh writer. The parent process (which reads, extracts and fingerprints)
+batches documents into a bounded queue; each worker process feeds them to its own
+`SegmentWriter` and finishes a segment whenever its in-memory posting pool reaches
+`segment_mb`, so the pool never spills sorted runs to disk (Whoosh's external sort
+pickles every posting twice: about a third of a single writer's build time) and
+memory stays bounded whatever the corpus size. `commit` adds the workers' segments
+to the index's table of contents beside whatever the parent's own writer did
+(deletions of old documents in an update): nothing is re-merged, so the time per
+document does not grow with the corpus.
+
+Workers are started with `spawn`, not `fork`: a forked child would inherit the job
+lock's file descriptor and keep the lock held after a `kill -9` of the job (the next
+job would find it busy). They start when the writer opens, while the parent reads
+and extracts the first files (about a second of imports); a job smaller than
+`min_bytes` of input writes in-process instead. A worker dies with its parent (it is
+never left behind by a killed job), and a crashed worker fails the job instead of
+losing documents.
+The segment finishing and table-of-contents calls are Whoosh's own
+(`_finalize_segment`, `_merge_segments`, `_commit_toc`, `_finish`: what its
+`MpWriter` uses), pinned with the `whoosh3` version in requirements.txt.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import multiprocessing.process
+import os
+import queue
+import traceback
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from typing import Any, cast
+
+from whoosh.index import FileIndex, Index
+from whoosh.writing import SegmentWriter
+
+log = logging.getLogger(__name__)
+
+WORKERS_ENV = "DATELINE_INDEX_WORKERS"
+POLL_S = 0.5  # how often a blocked worker or parent checks that the other side is alive
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """How an index build writes: processes, batch size and memory per segment.
+
+    `workers=0` writes in the calling process with one plain `SegmentWriter` (what
+    `update` uses for its usually small changes, and the comparison point of the
+    benchmark). `segment_mb` is Whoosh's own estimate of the posting pool (about
+    170 bytes a posting; the real Python objects take a little more), so the peak
+    memory of a build is roughly parent + workers x (segment_mb + ~120 MB).
+    """
+
+    workers: int = 2
+    batch_docs: int = 64
+    segment_mb: int = 128
+    limitmb: int = 256  # the in-process writer's pool (workers=0, and deletions)
+    min_bytes: int = 2 * 1024 * 1024  # input (on disk) below which workers are not worth starting
+
+    @classmethod
+    def from_env(cls, default: WriterOptions | None = None) -> WriterOptions:
+        """Return `default` (or the defaults) with `DATELINE_INDEX_WORKERS` applied when set."""
+        base = default or cls()
+        raw = os.environ.get(WORKERS_ENV, "").strip()
+        if not raw:
+            return base
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"{WORKERS_ENV} must be a whole number, not {raw!r}") from None
+        return WriterOptions(max(0, n), base.batch_docs, base.segment_mb, base.limitmb, 0)
+
+
+def open_writer(ix: Index, options: WriterOptions, input_bytes: int | None = None) -> Any:
+    """Return a writer for `ix`: a `ParallelWriter`, or a plain one for no workers or little input."""
+    small = input_bytes is not None and input_bytes < options.min_bytes
+    if options.workers <= 0 or small:
+        return ix.writer(limitmb=options.limitmb)
+    return ParallelWriter(ix, options)
+
+
+def input_size(paths: Any) -> int:
+    """Return the bytes on disk of `paths` (files that cannot be read count as nothing)."""
+    total = 0
+    for p in paths:
+        try:
+            total += os.stat(p).st_size
+        except OSError:
+            pass
+    return total
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (elsewhere, polling covers it)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
+
+
+class WorkerFailed(RuntimeError):
+    """A segment-building process died or raised; the job fails rather than lose documents."""
+
+
+def _worker(
+    parent: int,
+    index_dir: str,
+    indexname: str,
+    options: WriterOptions,
+    jobs: Queue[Any],
+    results: Queue[Any],
+) -> None:
+    """Index batches of documents into segments until told to stop; send the segments back."""
+    _die_with_parent()
+    if os.getppid() != parent:
+        return  # the job died while this process was starting
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(index_dir, indexname=indexname)
+    limit = options.segment_mb * 1024 * 1024
+    # A pool limit above the segment budget: the pool must never spill on its own.
+    make = lambda: SegmentWriter(ix, _lk=False, limitmb=options.segment_mb * 4)  # noqa: E731
+    segments: list[Any] = []
+    writer = make()
+    try:
+        while True:
+            try:
+                batch = jobs.get(timeout=POLL_S)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    return  # the job was killed: leave quietly, its generation is discarded
+                continue
+            if batch is None:
+                break
+            for doc in batch:
+                writer.add_document(**doc)
+            if writer.pool.currentsize >= limit:
+                segments.append(writer._finalize_segment())
+                writer = make()
+        if writer._added:
+            segments.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        results.put(("ok", segments))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the job
+        results.put(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+
+
+class ParallelWriter:
+    """A Whoosh writer whose added documents are indexed by worker processes (see module doc)."""
+
+    def __init__(self, ix: Index, options: WriterOptions) -> None:
+        self.options = options
+        # The lock, the deletions of an update and the table of contents.
+        self.main = cast(SegmentWriter, ix.writer(limitmb=options.limitmb))
+        ctx = multiprocessing.get_context("spawn")
+        self._jobs: Queue[Any] = ctx.Queue(maxsize=2 * options.workers)
+        self._results: Queue[Any] = ctx.Queue()
+        self._buffer: list[dict[str, Any]] = []
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self._added = 0
+        try:
+            for i in range(options.workers):
+                p = ctx.Process(
+                    target=_worker,
+                    args=(
+                        os.getpid(),
+                        cast(FileIndex, ix).storage.folder,
+                        cast(FileIndex, ix).indexname,
+                        options,
+                        self._jobs,
+                        self._results,
+                    ),
+                    name=f"dateline-index-{i}",
+                    daemon=True,
+                )
+                p.start()
+                self._procs.append(p)
+        except BaseException:
+            self.cancel()
+            raise
+
+    # The IndexWriter surface the indexer uses; anything else reads the parent's writer.
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.main, name)
+
+    def add_document(self, **fields: Any) -> None:
+        """Queue one document; it is indexed by whichever worker takes its batch."""
+        self._buffer.append(fields)
+        self._added += 1
+        if len(self._buffer) >= self.options.batch_docs:
+            self._send(self._buffer)
+            self._buffer = []
+
+    def delete_by_term(self, fieldname: str, text: str, searcher: Any = None) -> int:
+        """Delete from the segments the index had when the writer opened (as Whoosh does)."""
+        return int(self.main.delete_by_term(fieldname, text, searcher=searcher))
+
+    def doc_count(self) -> int:
+        return self._added
+
+    def _check_workers(self) -> None:
+        dead = [p for p in self._procs if not p.is_alive()]
+        if dead:
+            raise WorkerFailed(f"index worker {dead[0].name} exited (code {dead[0].exitcode})")
+
+    def _send(self, item: list[dict[str, Any]] | None) -> None:
+        while True:
+            try:
+                self._jobs.put(item, timeout=POLL_S)
+                return
+            except queue.Full:
+                self._check_results_for_errors()
+                self._check_workers()
+
+    def _check_results_for_errors(self) -> None:
+        try:
+            kind, value = self._results.get_nowait()
+        except queue.Empty:
+            return
+        if kind == "error":
+            raise WorkerFailed(f"an index worker failed: {value}")
+        raise WorkerFailed("an index worker finished early")
+
+    def _collect(self) -> list[Any]:
+        """Stop the workers and return the segments they wrote."""
+        if self._buffer:
+            self._send(self._buffer)
+            self._buffer = []
+        for _ in self._procs:
+            self._send(None)
+        segments: list[Any] = []
+        pending = len(self._procs)
+        while pending:
+            try:
+                kind, value = self._results.get(timeout=POLL_S)
+            except queue.Empty:
+                # A worker that exited cleanly has already put its result; one
+                # that is gone with nothing in the queue crashed.
+                if all(not p.is_alive() for p in self._procs) and self._results.empty():
+                    raise WorkerFailed("an index worker exited without its segments") from None
+                continue
+            if kind == "error":
+                raise WorkerFailed(f"an index worker failed: {value}")
+            segments.extend(value)
+            pending -= 1
+        for p in self._procs:
+            p.join()
+        return segments
+
+    def commit(self, mergetype: Any = None, optimize: bool = False, merge: bool = True) -> None:
+        """Publish the workers' segments and the parent's deletions in one new table of contents."""
+        main = self.main
+        try:
+            segments = self._collect()
+        except BaseException:
+            self.cancel()
+            raise
+        try:
+            final = main._merge_segments(mergetype, optimize, merge)
+            if main._added:
+                final.append(main._finalize_segment())
+            else:
+                main._close_segment()
+            main._commit_toc(final + segments)
+        except BaseException:
+            main._cleanup_on_error()
+            raise
+        main._finish()
+
+    def cancel(self) -> None:
+        """Stop the workers and drop everything not committed."""
+        self._stop()
+        if not getattr(self.main, "is_closed", True):
+            self.main.cancel()
+
+    def _stop(self) -> None:
+        for p in self._procs:
+            if p.is_alive():
+                p.terminate()
+        for p in self._procs:
+            p.join(timeout=5)
+        self._jobs.cancel_join_thread()
+        self._results.cancel_join_thread()
