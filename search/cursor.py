@@ -5,6 +5,7 @@ Every hit has a sort key, and hits are returned in ascending key order:
 - `newest`: dated articles first, newest first, then undated; ties by article id.
 - `oldest`: dated articles first, oldest first, then undated; ties by article id.
 - `relevance`: highest score first; ties by article id.
+- `recent`: the same with scores boosted by recency (search/ranking.py).
 
 The article id (unique, and the same in every generation built from the same
 files) breaks ties, so the order is total and does not depend on document
@@ -26,18 +27,19 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import heapq
 import json
 import math
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
+from search.docsets import doc_array
 from search.errors import QueryError
 from search.models import SearchRequest, SortPosition
 
@@ -90,7 +92,7 @@ def decode(text: str) -> Cursor:
     first = key[0]
     if isinstance(first, bool) or not isinstance(first, (int, float)):
         raise _bad("bad sort key")
-    if sort == "relevance":
+    if sort in ("relevance", "recent"):  # both keyed by (-score, id)
         ok = math.isfinite(first)
     else:
         ok = sort in ("newest", "oldest") and isinstance(first, int) and abs(first) <= UNDATED
@@ -103,6 +105,10 @@ def fingerprint(req: SearchRequest) -> str:
     """Return a short digest of what selects and orders the hits (not the page)."""
     what = {"q": req.q, "filters": dataclasses.asdict(req.filters), "sort": req.sort,
             "lang": getattr(req, "lang", None)}
+    # Collapsing by story changes which hits exist; the half-life changes the "recent" order.
+    what["collapse"] = req.collapse
+    if req.sort == "recent":
+        what["half_life_days"] = req.half_life_days
     text = json.dumps(what, sort_keys=True, default=str, ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
 
@@ -113,6 +119,10 @@ _IDS: weakref.WeakKeyDictionary[IndexReader, list[str]] = weakref.WeakKeyDiction
 _DATE_KEYS: weakref.WeakKeyDictionary[IndexReader, dict[str, list[int]]] = (
     weakref.WeakKeyDictionary()
 )
+_DATE_ARRAYS: weakref.WeakKeyDictionary[IndexReader, dict[str, np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
+_INT64_MAX = 2**63 - 1
 _LOCK = threading.Lock()
 
 
@@ -173,21 +183,51 @@ class Page:
     more: bool  # hits follow the last one
 
 
+def _key_array(reader: IndexReader, sort: str) -> np.ndarray:
+    """Return `date_keys` as int64 (UNDATED clipped to the largest int64: still after all)."""
+    with _LOCK:
+        cached = _DATE_ARRAYS.get(reader, {}).get(sort)
+    if cached is not None:
+        return cached
+    arr = np.array([min(k, _INT64_MAX) for k in date_keys(reader, sort)], dtype=np.int64)
+    with _LOCK:
+        _DATE_ARRAYS.setdefault(reader, {})[sort] = arr
+    return arr
+
+
 def date_page(reader: IndexReader, matched: Set[int], sort: str, *, after: Key | None,
               offset: int, size: int) -> Page:
-    """Return the page of `matched` after key `after` (or at `offset`) in a date order."""
+    """Return the page of `matched` after key `after` (or at `offset`) in a date order.
+
+    The keys of every match are compared as one array; only the documents whose key
+    can reach the page (the smallest `offset + size`, with their ties) are sorted
+    by (key, id) in Python.
+    """
     keys, ids = date_keys(reader, sort), doc_ids(reader)
-    cand: Iterable[int] = matched
+    docs = doc_array(matched)
+    karr = _key_array(reader, sort)[docs]
     if after is not None:
         ak, aid = after
-        cand = [d for d in matched if keys[d] > ak or (keys[d] == ak and ids[d] > aid)]
-    cand = cand if isinstance(cand, list) else list(cand)
-    top = heapq.nsmallest(offset + size, cand, key=lambda d: (keys[d], ids[d]))[offset:]
+        keep = karr >= min(ak, _INT64_MAX)
+        docs, karr = docs[keep], karr[keep]
+        tied = np.flatnonzero(karr == min(ak, _INT64_MAX))
+        if len(tied):  # same key as the cursor: only ids after it
+            drop = [i for i in tied.tolist()
+                    if not (keys[int(docs[i])] > ak or ids[int(docs[i])] > aid)]
+            if drop:
+                docs, karr = np.delete(docs, drop), np.delete(karr, drop)
+    want = offset + size
+    if len(docs) > want:
+        kth = np.partition(karr, want - 1)[want - 1]
+        near = docs[karr <= kth].tolist()
+    else:
+        near = docs.tolist()
+    top = sorted(near, key=lambda d: (keys[d], ids[d]))[offset:want]
     return Page(
         docs=tuple(top),
         scores=(None,) * len(top),
         keys=tuple((keys[d], ids[d]) for d in top),
-        more=len(cand) > offset + size,
+        more=len(docs) > want,
     )
 
 

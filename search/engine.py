@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import heapq
 import re
 import time
-from collections.abc import Iterator, Sequence, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 
 from whoosh import query as wq
+from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from search import cursor, limits, ranking, spelling, timeline
+from search import cursor, docsets, limits, ranking, scores, spelling, timeline
 from search.errors import ArticleNotFound, QueryError
 from search.explain import describe
 from search.facets import build_facet, count_column, count_terms
@@ -36,6 +38,7 @@ from search.schema import ALL_TEXT_FIELDS, from_stored
 from search.storymap import StoryMap
 
 MAX_PAGE_SIZE = 100
+RANKED_SORTS = ("relevance", "recent")  # ordered by score; the others by publication time
 MAX_RESULT_WINDOW = 10_000  # deepest result reachable by page number
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -105,11 +108,12 @@ def _any_of(field: str, values: tuple[str, ...]) -> wq.Query | None:
     return wq.Or([wq.Term(field, v) for v in values])
 
 
-def _docs(searcher: Searcher, q: wq.Query | None) -> set[int] | None:
-    return None if q is None else set(searcher.docs_for_query(q))
+def _docs(searcher: Searcher, q: wq.Query | None) -> Set[int] | None:
+    """Return a filter's documents (None: no filter); cached per reader (search/docsets.py)."""
+    return docsets.filter_docs(searcher, q)
 
 
-def _intersect(base: Set[int], *others: set[int] | None) -> Set[int]:
+def _intersect(base: Set[int], *others: Set[int] | None) -> Set[int]:
     result = base
     for o in sorted((o for o in others if o is not None), key=len):
         result = result & o  # type: ignore[operator]
@@ -149,11 +153,17 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
 
 
 def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:
-    if q is wq.NullQuery:
-        return set()
-    if isinstance(q, wq.Every):
-        return set(searcher.reader().all_doc_ids())
-    return set(searcher.docs_for_query(q))
+    return docsets.query_docs(searcher, q)
+
+
+def _remembered(reader: IndexReader, key: tuple[object, ...], compute: Callable[[], Set[int]]
+                ) -> Set[int]:
+    """Return a matching set from the reader's result cache, computing it when missing."""
+    found = docsets.RESULTS.get(reader, key)
+    if found is None:
+        found = compute()
+        docsets.RESULTS.put(reader, key, found)
+    return found  # type: ignore[no-any-return]
 
 
 def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = None
@@ -175,7 +185,7 @@ def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = No
     f = req.filters
     opts = req.facet_options
 
-    base = _base_docs(searcher, pq.query)
+    base = _remembered(reader, ("base", req.q, req.lang), lambda: _base_docs(searcher, pq.query))
     by_source = _docs(searcher, _any_of("source", f.sources))
     by_section = _docs(searcher, _any_of("section", f.sections))
     by_language = _docs(searcher, _any_of("language", f.languages))
@@ -189,34 +199,47 @@ def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = No
     total = len(matched)
     shown: Set[int] = stories.collapse(matched) if stories is not None and req.collapse else matched
 
+    def story_counted(built: Facet, docs: Set[int]) -> Facet:
+        """Add each value's count of stories when hits are collapsed by story."""
+        if stories is None or not req.collapse:
+            return built
+        return stories.count_stories(built, docs, reader)
+
     def facet(name: str, docs: Set[int], selected: tuple[str, ...]) -> Facet:
         counts = (count_terms if name == "author" else count_column)(reader, name, docs)
-        return build_facet(name, counts, set(selected), prefix=opts.prefix_for(name),
-                           limit=opts.limit_for(name))
+        return story_counted(build_facet(name, counts, set(selected), prefix=opts.prefix_for(name),
+                                         limit=opts.limit_for(name)), docs)
 
-    facets: list[Facet] = [] if not req.facets else [
+    # Facet counts depend on the query, filters and options, not on the page or sort.
+    facet_key = ("facets", req.q, req.lang, f, opts, req.collapse, stories is not None)
+    known = docsets.RESULTS.get(reader, facet_key) if req.facets else None
+    facets: list[Facet] = list(known) if known is not None else [] if not req.facets else [
         facet("source", _intersect(base, by_section, by_language, by_author, by_date), f.sources),
         facet("section", _intersect(base, by_source, by_language, by_author, by_date), f.sections),
         facet("language", _intersect(base, by_source, by_section, by_author, by_date), f.languages),
         facet("author", _intersect(base, by_source, by_section, by_language, by_date), f.authors),
-        build_facet(
+        story_counted(build_facet(
             "year",
-            count_column(reader, "year", _intersect(base, *by_facets, by_range)),
+            count_column(reader, "year", year_docs := _intersect(base, *by_facets, by_range)),
             {f"{f.year:04d}"} if f.year else set(),
             limit=200,
             chronological=True,
-        ),
+        ), year_docs),
     ]
-    if f.year is not None and req.facets:
+    if f.year is not None and req.facets and known is None:
+        month_docs = _intersect(base, *by_facets, by_year)
         facets.append(
-            build_facet(
+            story_counted(build_facet(
                 "month",
-                count_column(reader, "month", _intersect(base, *by_facets, by_year)),
+                count_column(reader, "month", month_docs),
                 {f"{f.year:04d}-{f.month:02d}"} if f.month else set(),
                 limit=12,
                 chronological=True,
-            )
+            ), month_docs)
         )
+
+    if req.facets and known is None:
+        docsets.RESULTS.put(reader, facet_key, tuple(facets))
 
     hits: tuple[Hit, ...] = ()
     next_position: SortPosition | None = None
@@ -243,15 +266,16 @@ def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = No
     suggestion: Suggestion | None = None
     limits.checkpoint()
     if req.suggest and not pq.is_empty:
-        filtered = _intersect(set(reader.all_doc_ids()), *by_facets, by_date) \
+        filtered = _intersect(docsets.live_docs(reader), *by_facets, by_date) \
             if any(o is not None for o in (*by_facets, by_date)) else None
 
         def count(text: str) -> int:
+            limits.checkpoint()  # one search per candidate correction
             try:
                 docs = _base_docs(searcher, parse_in(searcher, text, req.lang).query)
             except QueryError:
                 return 0
-            return len(docs if filtered is None else _intersect(docs, set(filtered)))
+            return len(docs if filtered is None else _intersect(docs, filtered))
 
         suggestion = spelling.suggest(searcher, req.q, total, count)
 
@@ -272,18 +296,29 @@ def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = No
 
 
 def applied_sort(req: SearchRequest, pq: ParsedQuery) -> str:
-    """Return the sort a search uses: relevance of an empty query is newest."""
-    if req.sort == "relevance" and pq.is_empty:
+    """Return the sort a search uses: relevance (or recent) of an empty query is newest."""
+    if req.sort in RANKED_SORTS and pq.is_empty:
         return "newest"  # nothing to rank by: browsing shows the latest first
     return req.sort
 
 
-def _scored(searcher: Searcher, q: wq.Query, matched: Set[int], limit: int | None
-            ) -> Sequence[tuple[float, int]]:
+def _ranking(sort: str, req: SearchRequest) -> ranking.Ranking:
+    """Return the ranking of a scored sort: "recent" adds the recency boost."""
+    if sort == "recent":
+        return dataclasses.replace(ranking.DEFAULT, half_life_days=req.half_life_days)
+    return ranking.DEFAULT
+
+
+def _scored(searcher: Searcher, q: wq.Query, matched: Set[int], limit: int | None,
+            rank: ranking.Ranking = ranking.DEFAULT) -> Sequence[tuple[float, int]]:
     """Return Whoosh's top `limit` (score, docnum) pairs among `matched`."""
+    fast = scores.top(searcher, q, rank, matched, limit)  # the same numbers, as arrays
+    if fast is not None:
+        return fast
     reader = searcher.reader()
     results = ranking.search(
-        searcher, q, limit=limit, filter=set(matched) if len(matched) < reader.doc_count_all() else None
+        searcher, q, rank, limit=limit,
+        filter=set(matched) if len(matched) < reader.doc_count_all() else None,
     )
     return results.top_n  # type: ignore[no-any-return]
 
@@ -293,12 +328,13 @@ def _page(searcher: Searcher, pq: ParsedQuery, matched: Set[int], sort: str,
     """Select one page of hits in the total order of search/cursor.py."""
     after = req.after.key if req.after else None
     offset = 0 if req.after else (req.page - 1) * req.page_size
-    if sort != "relevance":
+    if sort not in RANKED_SORTS:
         return cursor.date_page(searcher.reader(), matched, sort, after=after, offset=offset,
                                 size=req.page_size)
+    rank = _ranking(sort, req)
     return cursor.relevance_page(
         searcher,
-        lambda limit: _scored(searcher, pq.query, matched, limit),
+        lambda limit: _scored(searcher, pq.query, matched, limit, rank),
         after=after,
         offset=offset,
         size=req.page_size,
@@ -321,21 +357,25 @@ def matching(searcher: Searcher, req: SearchRequest) -> tuple[ParsedQuery, Set[i
     )
 
 
-def iter_matches(searcher: Searcher, req: SearchRequest, *, limit: int
-                 ) -> tuple[int, Iterator[Article]]:
+def iter_matches(searcher: Searcher, req: SearchRequest, *, limit: int,
+                 stories: StoryMap | None = None) -> tuple[int, Iterator[Article]]:
     """Return (total, the first `limit` matches in sort order, read one by one).
 
     Only document numbers and sort keys are held for the whole result set;
     each article's stored fields are read when the iterator reaches it, so
-    memory stays flat however many articles are streamed.
+    memory stays flat however many articles are streamed. With `stories` and
+    `req.collapse`, one match per story (its earliest matching version), and
+    `total` counts those.
     """
     pq, matched = matching(searcher, req)
+    if stories is not None and req.collapse:
+        matched = stories.collapse(matched)
     sort = applied_sort(req, pq)
     reader = searcher.reader()
     ids = cursor.doc_ids(reader)
     order: list[int]
-    if sort == "relevance":
-        pairs = _scored(searcher, pq.query, matched, None)
+    if sort in RANKED_SORTS:
+        pairs = _scored(searcher, pq.query, matched, None, _ranking(sort, req))
         order = [d for _, _, d in heapq.nsmallest(limit, ((-s, ids[d], d) for s, d in pairs))]
     else:
         keys = cursor.date_keys(reader, sort)
@@ -352,8 +392,8 @@ def _timeline(
     searcher: Searcher,
     req: SearchRequest,
     matched: Set[int],
-    by_facets: tuple[set[int] | None, ...],
-    by_date: set[int] | None,
+    by_facets: tuple[Set[int] | None, ...],
+    by_date: Set[int] | None,
 ) -> Timeline | None:
     """Count matches per period; for "share", also every article under the same filters."""
     reader = searcher.reader()
@@ -361,7 +401,7 @@ def _timeline(
     days, undated = timeline.count_days(reader, matched)
     totals = None
     if req.timeline == "share":
-        everything = _intersect(set(reader.all_doc_ids()), *by_facets, by_date)
+        everything = _intersect(docsets.live_docs(reader), *by_facets, by_date)
         totals, _ = timeline.count_days(reader, everything)
     start, end = f.date_from, f.date_to
     if f.year is not None:
@@ -375,6 +415,7 @@ def _timeline(
 
 def _make_hit(fields: dict[str, object], score: float | None, wanted: frozenset[str],
               docnum: int = -1, stories: StoryMap | None = None) -> Hit:
+    limits.checkpoint()  # highlighting up to 100 hits is a loop of its own
     a = from_stored(fields)
     lang = str(fields.get("analyzed_as") or "") or None  # the fields the text is indexed in
     body_match = snippet(a.body, wanted, lang=lang)

@@ -1,12 +1,14 @@
 """Facet counts over whole result sets, read from Whoosh's column store.
 
-Counting reads one column value per matching document instead of running
-`groupedby`, which scores and collects every match (see the performance notes).
+Counting never runs `groupedby` (which scores and collects every match, see the
+performance notes) nor reads a column value per match: each facet column is read
+whole once per reader into an array of small integer codes plus a value table,
+and a count is one `numpy.bincount` over the codes of the matching documents.
 Each facet is counted as if its own selection were not applied, so a reader
 who picked one source still sees what the other sources would add.
 
 Multi-valued fields (authors) have no column: their postings are turned once
-per reader into a document -> terms table, so a count is one lookup per match.
+per reader into (document, term) pairs, counted the same way.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Set
+from typing import Any
 
+import numpy as np
 from whoosh.reading import IndexReader
 
 from search.analysis import fold
+from search.docsets import doc_array
 from search.models import Facet, FacetValue
 
 LANGUAGE_NAMES = {
@@ -43,47 +48,97 @@ LANGUAGE_NAMES = {
 }
 
 
-def count_column(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter[str]:
-    """Count the values of a sortable field over `docs` (empty values skipped)."""
-    col = reader.column_reader(field)
-    counts: Counter[str] = Counter(col[d] for d in docs)
-    counts.pop("", None)
-    return counts
-
-
-_FORWARD: weakref.WeakKeyDictionary[IndexReader, dict[str, dict[int, tuple[str, ...]]]] = (
+_CODES: weakref.WeakKeyDictionary[IndexReader, dict[str, tuple[np.ndarray, tuple[str, ...]]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def column_values(reader: IndexReader, field: str) -> list[Any]:
+    """Return every document's value of a column, segment by segment.
+
+    Not `reader.column_reader(field)` of a multi-segment reader: it leaves out the
+    segments that wrote no such column, which shifts every later document number;
+    a segment's own reader gives the column's default for each of its documents.
+    """
+    out: list[Any] = []
+    for leaf, _base in reader.leaf_readers():
+        col = leaf.column_reader(field)
+        values = list(col)
+        if len(values) != leaf.doc_count_all():
+            values = [col[d] for d in range(leaf.doc_count_all())]
+        out.extend(values)
+    return out
+
+
+def column_codes(reader: IndexReader, field: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Return (each document's value code, the values), read whole once per reader."""
+    with _FORWARD_LOCK:
+        cached = _CODES.get(reader, {}).get(field)
+    if cached is not None:
+        return cached
+    index: dict[str, int] = {}
+    values = column_values(reader, field)
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32,
+                        count=len(values))
+    table = (codes, tuple(index))
+    with _FORWARD_LOCK:
+        _CODES.setdefault(reader, {})[field] = table
+    return table
+
+
+def count_column(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter[str]:
+    """Count the values of a sortable field over `docs` (empty values skipped)."""
+    codes, values = column_codes(reader, field)
+    per_code = np.bincount(codes[doc_array(docs)], minlength=len(values))
+    return Counter({values[i]: int(per_code[i]) for i in np.flatnonzero(per_code)
+                    if values[i]})
+
+
+_FORWARD: weakref.WeakKeyDictionary[
+    IndexReader, dict[str, tuple[np.ndarray, np.ndarray, tuple[str, ...]]]
+] = weakref.WeakKeyDictionary()
 _FORWARD_LOCK = threading.Lock()
 
 
-def _terms_by_doc(reader: IndexReader, field: str) -> dict[int, tuple[str, ...]]:
-    """Return {docnum: terms of `field`}, built once per reader from the postings."""
+def _term_pairs(reader: IndexReader, field: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Return (document, term code) pairs of `field`, sorted by document, and the terms.
+
+    Built once per reader from the postings.
+    """
     with _FORWARD_LOCK:
         cached = _FORWARD.setdefault(reader, {}).get(field)
     if cached is not None:
         return cached
-    table: dict[int, list[str]] = {}
+    docs: list[int] = []
+    codes: list[int] = []
+    terms: list[str] = []
     if field in reader.schema:
         for raw in reader.lexicon(field):
             term = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            for doc in reader.postings(field, raw).all_ids():
-                table.setdefault(doc, []).append(term)
-    frozen = {d: tuple(ts) for d, ts in table.items()}
+            ids = list(reader.postings(field, raw).all_ids())
+            docs.extend(ids)
+            codes.extend([len(terms)] * len(ids))
+            terms.append(term)
+    by_doc = np.argsort(np.array(docs, dtype=np.int64), kind="stable")
+    table = (np.array(docs, dtype=np.int64)[by_doc], np.array(codes, dtype=np.int32)[by_doc],
+             tuple(terms))
     with _FORWARD_LOCK:
-        _FORWARD.setdefault(reader, {})[field] = frozen
-    return frozen
+        _FORWARD.setdefault(reader, {})[field] = table
+    return table
 
 
 def count_terms(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter[str]:
     """Count the terms of a multi-valued field over `docs` (each term once per doc)."""
-    table = _terms_by_doc(reader, field)
-    counts: Counter[str] = Counter()
-    for d in docs:
-        terms = table.get(d)
-        if terms:
-            counts.update(terms)
-    return counts
+    pair_docs, pair_codes, terms = _term_pairs(reader, field)
+    if isinstance(docs, (tuple, list)) and len(docs) <= 8:  # a few documents: look them up
+        lo = np.searchsorted(pair_docs, docs, side="left")
+        hi = np.searchsorted(pair_docs, docs, side="right")
+        return Counter(terms[c] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
+                       for c in pair_codes[a:b].tolist())
+    wanted = np.zeros(reader.doc_count_all(), dtype=bool)
+    wanted[doc_array(docs)] = True
+    per_code = np.bincount(pair_codes[wanted[pair_docs]], minlength=len(terms))
+    return Counter({terms[i]: int(per_code[i]) for i in np.flatnonzero(per_code)})
 
 
 def matches_prefix(text: str, prefix: str) -> bool:

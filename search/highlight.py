@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import repeat
 
 from markupsafe import Markup, escape
 
@@ -24,11 +25,14 @@ MARK_OPEN = Markup("<mark>")
 MARK_CLOSE = Markup("</mark>")
 ELLIPSIS = "\u2026"
 
-# Only the start of very long bodies is scanned: news articles put their
-# matches early, and this bounds the cost of one snippet.
+# News articles put their matches early: the first FIRST_SCAN_CHARS are analysed,
+# and the rest (up to MAX_SCAN_CHARS) only when they hold no match. This bounds the
+# cost of one snippet (each token is analysed, i.e. folded and stemmed).
+FIRST_SCAN_CHARS = 5_000
 MAX_SCAN_CHARS = 60_000
 
 _TOKEN_RE = re.compile(TOKEN_PATTERN)
+_TOKEN_CHAR_RE = re.compile(TOKEN_PATTERN.removesuffix("+"))  # one token character
 
 
 class Wanted(frozenset[str]):
@@ -61,13 +65,26 @@ def match_spans(text: str, wanted: frozenset[str], lang: str | None = None
     if not wanted:
         return []
     langs = (lang,) if lang else getattr(wanted, "languages", (GENERIC,))
-    out = []
-    for m in _TOKEN_RE.finditer(text):
-        word = m.group()
-        term = next((t for one in langs for t in variants(word, one) if t in wanted), None)
-        if term is not None:
-            out.append((m.start(), m.end(), term))
-    return out
+    # Analyse each distinct word once (a body repeats most of its words), then find
+    # only the wanted words' occurrences with one regular expression.
+    found: dict[str, str] = {}
+    words = set(_TOKEN_RE.findall(text))
+    for one in langs:  # the first language (then variant) that wants a word names its term
+        for word, terms in zip(words, map(variants, words, repeat(one)), strict=True):
+            if not wanted.isdisjoint(terms) and word not in found:
+                found[word] = next(t for t in terms if t in wanted)
+    if not found:
+        return []
+    # A plain alternation compiles fast (a Unicode class in a lookaround would not, and
+    # each hit has its own words); a match counts when it is a whole token.
+    pattern = re.compile("|".join(map(re.escape, sorted(found, key=len, reverse=True))))
+    inside, end_of_text = _TOKEN_CHAR_RE.match, len(text)
+    return [
+        (m.start(), m.end(), found[m.group()])
+        for m in pattern.finditer(text)
+        if (m.start() == 0 or not inside(text, m.start() - 1))
+        and (m.end() == end_of_text or not inside(text, m.end()))
+    ]
 
 
 def highlight_all(text: str, wanted: frozenset[str], lang: str | None = None) -> Markup:
@@ -90,6 +107,17 @@ def _cut_right(text: str, end: int) -> int:
     return sp if sp != -1 and sp - end < 30 else end
 
 
+def _first_spans(text: str, wanted: frozenset[str], lang: str | None
+                 ) -> list[tuple[int, int, str]]:
+    """Return the matches in the first FIRST_SCAN_CHARS, else in the rest up to MAX_SCAN_CHARS."""
+    cut = _cut_right(text, FIRST_SCAN_CHARS)
+    spans = match_spans(text[:cut], wanted, lang)
+    if spans or cut >= len(text):
+        return spans
+    rest = match_spans(text[cut:MAX_SCAN_CHARS], wanted, lang)
+    return [(s + cut, e + cut, t) for s, e, t in rest]
+
+
 def snippet(
     text: str,
     wanted: frozenset[str],
@@ -105,21 +133,23 @@ def snippet(
     the number of matches); the chosen fragments are shown in text order.
     Without any match, the start of the text is returned.
     """
-    scanned = text[:MAX_SCAN_CHARS]
-    spans = match_spans(scanned, wanted, lang)
+    spans = _first_spans(text, wanted, lang)
     if not spans:
         end = _cut_right(text, min(len(text), fallback_chars))
         return escape(text[:end]) + (ELLIPSIS if end < len(text) else "")
 
-    # Candidate windows: one starting shortly before each match.
+    # Candidate windows: one starting shortly before each match. Spans are in text
+    # order, so the matches inside a window are a run found by moving its end forward.
     candidates = []
     lead = fragment_chars // 4
+    j = 0
     for i, (s, _e, _t) in enumerate(spans):
         w_start = max(0, s - lead)
         w_end = w_start + fragment_chars
-        inside = [sp for sp in spans[i:] if sp[1] <= w_end]
-        if not inside:
-            inside = [spans[i]]
+        j = max(j, i)
+        while j < len(spans) and spans[j][1] <= w_end:
+            j += 1
+        inside = spans[i:j] or [spans[i]]
         distinct = len({t for _, _, t in inside})
         candidates.append((distinct, len(inside), -s, w_start, w_end, inside))
     candidates.sort(reverse=True)

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
+from search import trust as trust_check
 from search.errors import IndexUnavailable
 from search.schema import SCHEMA_VERSION, build_schema
 
@@ -245,6 +246,9 @@ class SearcherPool:
         self._leases: dict[int, _Lease] = {}  # thread ident -> its searcher
         self._failed: tuple[str, float, IndexUnavailable] | None = None  # name, when, why
         self.open_error: str | None = None  # why CURRENT is not the generation served
+        # Refuses a generation others could have written (its files are pickles); the web
+        # app sets None when INDEX_PERMISSION_CHECK is off. See search/trust.py.
+        self.trust: Callable[[str, Path], None] | None = trust_check.check_generation
 
     def generation(self) -> Generation:
         """Return the served generation, opening it if CURRENT changed."""
@@ -266,6 +270,8 @@ class SearcherPool:
                 return self._fallback(failed[2])
             try:
                 gen = self.location.generation(name)
+                if self.trust is not None:
+                    self.trust(gen.name, gen.path)
                 ix = open_whoosh(gen)
             except IndexUnavailable as e:
                 self._failed = (name, time.monotonic(), e)
@@ -290,6 +296,8 @@ class SearcherPool:
             raise error
         try:
             gen = self.location.generation(name)
+            if self.trust is not None:
+                self.trust(gen.name, gen.path)
             ix = open_whoosh(gen)
         except IndexUnavailable:
             raise error from None

@@ -6,9 +6,14 @@ see without the index is how many terms a prefix such as `con*` expands to; that
 is checked here against the reader, reading at most `max_expansions + 1` terms.
 
 The deadline is cooperative: `checkpoint()` is called between the stages of a
-search (matching, facets, page, suggestions), so a search stops at the first
-checkpoint after the deadline. A stage already running is not interrupted; the
-budgets above are what keep every single stage short.
+search and inside their long loops (every few thousand postings read, every 32
+terms of an expansion, every term matcher built and every 16 matches scored,
+each highlighted hit, each did-you-mean candidate), so a search stops soon
+after the deadline even inside a stage. Measured on a 3,000-article index with
+the expansion cap lifted (`con*` -> 6,000 terms) on the loaded 2-core machine:
+the 503 came a median 4-6 ms (at most ~110 ms) after the deadline, against a
+median 0.6-0.9 s (at most 10 s) when it was checked only between stages. The
+budgets above still keep every stage short.
 
 The web layer starts a budget per request from app config (MAX_EXPANSIONS,
 SEARCH_DEADLINE_S); library callers get the default caps and no deadline unless
@@ -103,7 +108,11 @@ def check_expansions(q: wq.Query, reader: IndexReader) -> None:
     for leaf in q.leaves():
         if not isinstance(leaf, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm)):
             continue
-        n = sum(1 for _ in itertools.islice(leaf._btexts(reader), limit + 1))
+        n = 0
+        for _ in itertools.islice(leaf._btexts(reader), limit + 1):
+            n += 1
+            if not n % 256:  # a lifted cap may mean reading many terms
+                checkpoint()
         if n > limit:
             shown = f"{leaf.text}*" if isinstance(leaf, wq.Prefix) else leaf.text
             raise QueryError(

@@ -22,11 +22,13 @@ from typing import Any
 
 from whoosh import query as wq
 from whoosh import scoring
+from whoosh.collectors import WrappingCollector
 from whoosh.matching import NullMatcher, UnionMatcher, WrappingMatcher
 from whoosh.scoring import WeightLengthScorer, WeightScorer
 from whoosh.searching import Results, Searcher
 from whoosh.util import make_binary_tree
 
+from search import limits
 from search.languages import GENERIC
 from search.query import LanguageOr
 from search.schema import ALL_TEXT_FIELDS, text_field
@@ -105,6 +107,7 @@ class LanguageBM25F(scoring.WeightingModel):
         return True
 
     def scorer(self, searcher: Any, fieldname: str, text: str, qf: int = 1) -> Any:
+        limits.checkpoint()  # once per term matcher: an expanded prefix may build thousands
         if not searcher.schema[fieldname].scorable:
             return WeightScorer.for_(searcher, fieldname, text)
         kind, lang = ALL_TEXT_FIELDS.get(fieldname, (fieldname, GENERIC))
@@ -152,6 +155,7 @@ class _PseudoFrequency(LanguageBM25F):
     """Scores each field's posting with `_TfScorer`; `WordGroup` saturates their sum."""
 
     def scorer(self, searcher: Any, fieldname: str, text: str, qf: int = 1) -> Any:
+        limits.checkpoint()
         if not searcher.schema[fieldname].scorable:
             return WeightScorer.for_(searcher, fieldname, text)
         kind, _lang = ALL_TEXT_FIELDS.get(fieldname, (fieldname, GENERIC))
@@ -312,10 +316,31 @@ def with_proximity(q: wq.Query, ranking: Ranking = DEFAULT) -> wq.Query:
     return wq.AndMaybe(q, near)
 
 
+class _Deadline(WrappingCollector):
+    """Passes `limits.checkpoint` every CHECK_EVERY matches, so scoring stops at the deadline.
+
+    A match of a query with thousands of terms (a lifted expansion cap) can take a
+    millisecond to score, so the check is frequent; it costs well under a microsecond.
+    """
+
+    CHECK_EVERY = 16
+
+    def collect_matches(self) -> None:
+        child, check = self.child, self.CHECK_EVERY
+        collect = child.collect
+        for i, sub_docnum in enumerate(child.matches()):
+            if not i % check:
+                limits.checkpoint()
+            collect(sub_docnum)
+
+
 def search(searcher: Searcher, q: wq.Query, ranking: Ranking = DEFAULT,
            **kwargs: Any) -> Results:
-    """Run `searcher.search(q, **kwargs)` ranked by `ranking`."""
+    """Run `searcher.search(q, **kwargs)` ranked by `ranking`, within the search deadline."""
     q = with_proximity(q, ranking)
     if ranking.bm25f:
         q = as_bm25f(q, ranking)
-    return ranked_searcher(searcher, ranking).search(q, **kwargs)
+    ranked = ranked_searcher(searcher, ranking)
+    collector = _Deadline(ranked.collector(**kwargs))
+    ranked.search_with_collector(q, collector)
+    return collector.results()

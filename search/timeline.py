@@ -15,8 +15,10 @@ import weakref
 from collections import Counter
 from collections.abc import Iterable
 
+import numpy as np
 from whoosh.reading import IndexReader
 
+from search.docsets import doc_array
 from search.errors import QueryError
 from search.models import Bucket, Timeline
 
@@ -136,21 +138,25 @@ def histogram(
     )
 
 
-_DAY_NUMBERS: weakref.WeakKeyDictionary[IndexReader, list[int]] = weakref.WeakKeyDictionary()
+_DAY_NUMBERS: weakref.WeakKeyDictionary[IndexReader, np.ndarray] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def day_numbers(reader: IndexReader) -> list[int]:
+def day_numbers(reader: IndexReader) -> np.ndarray:
     """Return each document's UTC day since 1970 (-1 when undated), read once per reader.
 
-    Reading the two columns whole is ~20x faster than one value per matching document.
+    Reading the two columns whole is ~20x faster than one value per matching document,
+    and counting the matches' days is then one array operation.
     """
     with _LOCK:
         cached = _DAY_NUMBERS.get(reader)
     if cached is None:
         has_date = list(reader.column_reader("has_date"))
         pub_ts = list(reader.column_reader("pub_ts"))
-        cached = [ts // 86400 if dated else -1 for dated, ts in zip(has_date, pub_ts, strict=True)]
+        cached = np.array(
+            [ts // 86400 if dated else -1 for dated, ts in zip(has_date, pub_ts, strict=True)],
+            dtype=np.int64,
+        )
         with _LOCK:
             _DAY_NUMBERS[reader] = cached
     return cached
@@ -158,10 +164,13 @@ def day_numbers(reader: IndexReader) -> list[int]:
 
 def count_days(reader: IndexReader, docs: Iterable[int]) -> tuple[Counter[dt.date], int]:
     """Return (articles per UTC day, undated articles) over `docs`."""
-    numbers = day_numbers(reader)
-    by_day: Counter[int] = Counter(numbers[d] for d in docs)
-    undated = by_day.pop(-1, 0)
+    numbers = day_numbers(reader)[doc_array(docs)]
+    values, counts = np.unique(numbers, return_counts=True)
+    undated = 0
     days: Counter[dt.date] = Counter()
-    for day_number, n in by_day.items():
-        days[(_EPOCH + dt.timedelta(days=day_number)).date()] += n
+    for day_number, n in zip(values.tolist(), counts.tolist(), strict=True):
+        if day_number == -1:
+            undated = n
+        else:
+            days[(_EPOCH + dt.timedelta(days=day_number)).date()] += n
     return days, undated

@@ -1,0 +1,371 @@
+"""The set of documents a query matches, computed as set algebra over posting lists.
+
+Whoosh answers "which documents match" (`Searcher.docs_for_query`) by walking a
+tree of matchers one posting at a time, in Python: most of a search's time at
+the full corpus. Matching needs no scores, so here each word's posting list is
+read a block at a time (one decode per 128 postings) into a Python set, and the
+query's And/Or/Not become C-speed set operations. Queries this does not know
+(phrases, ranges) still go through Whoosh, restricted to what their words allow.
+
+Filter sets (one source, a date range) repeat across searches, so they are
+kept per reader (`filter_docs`), as are whole requests' matching sets and facet
+counts (`RESULTS`, used by search/engine.py): a new generation opens a new
+reader, so its sets are computed afresh.
+
+Every loop here passes `limits.checkpoint` every few thousand postings, so a
+search over its deadline stops inside this stage instead of after it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Set, Sized
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import IndexReader, TermNotFound
+from whoosh.searching import Searcher
+
+from search import limits
+
+DocSet = frozenset[int]
+EMPTY: DocSet = frozenset()
+CHECK_EVERY = 4096  # postings between two deadline checks
+FILTER_CACHE_SIZE = 64  # filter sets kept per reader
+RESULT_CACHE_SIZE = 32  # matching sets and facets of whole requests kept per reader
+POSTINGS_CACHE_SIZE = 64  # decoded posting lists kept per reader (a few queries' worth)
+
+
+def _read_postings(m: Any) -> tuple[list[int], list[float]]:
+    """Return (segment-local ids, weights) of a fresh posting matcher, a block at a time."""
+    if isinstance(m, FilterMatcher):  # a segment with deleted documents
+        ids, weights = _read_postings(m.child)
+        keep, exclude = m._ids, m._exclude
+        pairs = [(d, w) for d, w in zip(ids, weights, strict=True) if (d in keep) != exclude]
+        return [d for d, _ in pairs], [w for _, w in pairs]
+    if not isinstance(m, W3LeafMatcher):
+        raise LookupError(type(m).__name__)
+    ids_out: list[int] = []
+    weights_out: list[float] = []
+    seen = 0
+    while m.is_active():
+        if m._ids is None:
+            m._read_ids()
+        if m._weights is None:
+            m._read_weights()
+        start = m._i
+        ids_out.extend(m._ids[start:])
+        weights_out.extend(m._weights[start:])
+        seen += len(m._ids)
+        if seen >= CHECK_EVERY:
+            limits.checkpoint()
+            seen = 0
+        m._next_block()
+    return ids_out, weights_out
+
+
+def postings(reader: IndexReader, field: str, text: str | bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Return one term's (document numbers, weights), deleted documents excluded.
+
+    Kept a little while per reader (`POSTINGS`): matching a query and then scoring it
+    (search/scores.py) read the same posting lists, and decoding them is the cost.
+    Raises LookupError for a posting format read otherwise (then use Whoosh's matchers).
+    """
+    key = (field, text.decode("utf-8") if isinstance(text, bytes) else text)
+    known = POSTINGS.get(reader, key)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    ids: list[int] = []
+    weights: list[float] = []
+    for leaf, base in reader.leaf_readers():
+        try:
+            m = leaf.postings(field, text)
+        except TermNotFound:
+            continue
+        i, w = _read_postings(m)
+        ids.extend(i if not base else [d + base for d in i])
+        weights.extend(w)
+    found = (np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64))
+    POSTINGS.put(reader, key, found)
+    return found
+
+
+def term_docs(reader: IndexReader, field: str, text: str | bytes) -> set[int]:
+    """Return the documents holding one term (deleted documents excluded)."""
+    try:
+        return set(postings(reader, field, text)[0].tolist())
+    except LookupError:
+        pass
+    out: set[int] = set()
+    for leaf, base in reader.leaf_readers():
+        try:
+            m = leaf.postings(field, text)
+        except TermNotFound:
+            continue
+        out.update(d + base for d in m.all_ids())
+    return out
+
+
+def _whoosh_docs(searcher: Searcher, q: wq.Query) -> set[int]:
+    out: set[int] = set()
+    for i, d in enumerate(searcher.docs_for_query(q)):
+        out.add(d)
+        if not i % CHECK_EVERY:
+            limits.checkpoint()
+    return out
+
+
+def _eval(searcher: Searcher, q: wq.Query) -> Set[int]:
+    reader = searcher.reader()
+    if q is wq.NullQuery:
+        return EMPTY
+    if isinstance(q, wq.Every) and not q.fieldname:
+        return live_docs(reader)
+    if type(q) is wq.Term:
+        return term_docs(reader, q.fieldname, q.text)
+    if isinstance(q, wq.MultiTerm):  # prefixes, wildcards: the union of their terms
+        out: set[int] = set()
+        for i, text in enumerate(q._btexts(reader)):
+            if not i % 32:  # an expansion may hold thousands of terms
+                limits.checkpoint()
+            out |= term_docs(reader, str(q.field()), text)
+        return out
+    if isinstance(q, wq.Or) and not getattr(q, "minmatch", 0):
+        out = set()
+        for child in q.children():
+            limits.checkpoint()
+            out |= _eval(searcher, child)
+        return out
+    if isinstance(q, wq.And):
+        parts = [_eval(searcher, c) for c in q.children()]
+        if not parts:
+            return EMPTY
+        parts.sort(key=len)
+        result: Set[int] = parts[0]
+        for p in parts[1:]:
+            if not result:
+                break
+            result = result & p
+        return result
+    if isinstance(q, wq.AndNot):
+        a = _eval(searcher, q.a)
+        return a - _eval(searcher, q.b) if a else a
+    if isinstance(q, wq.AndMaybe):
+        return _eval(searcher, q.a)
+    if isinstance(q, wq.Not):
+        return live_docs(reader) - _eval(searcher, q.query)
+    if isinstance(q, wq.Phrase):
+        return phrase_docs(searcher, q)
+    return _whoosh_docs(searcher, q)
+
+
+def phrase_docs(searcher: Searcher, q: wq.Phrase) -> Set[int]:
+    """Return a phrase's documents: positions checked only where all its words occur.
+
+    Kept with the reader's results: scoring the same phrase needs the set again.
+    """
+    key = ("phrase", repr(q))
+    known = RESULTS.get(searcher.reader(), key)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    reader = searcher.reader()
+    words = sorted((term_docs(reader, q.fieldname, w) for w in q.words), key=len)
+    candidates = words[0].intersection(*words[1:]) if words else set()
+    found: Set[int]
+    if not candidates:
+        found = EMPTY
+    elif q.slop == 1 and len(q.words) > 1 and len(set(q.words)) == len(q.words):
+        found = _adjacent(searcher, q, candidates)
+    else:
+        found = confirm(searcher, q, candidates)
+    RESULTS.put(reader, key, found)
+    return found
+
+
+def _positions(reader: IndexReader, field: str, text: str, docs: set[int]
+               ) -> dict[int, list[int]]:
+    """Return {doc: positions of the term in `field`} for the documents in `docs`."""
+    fmt: Any = reader.schema[field].format
+    out: dict[int, list[int]] = {}
+    for leaf, base in reader.leaf_readers():
+        try:
+            m = leaf.postings(field, text)
+        except TermNotFound:
+            continue
+        if isinstance(m, FilterMatcher):
+            m = m.child  # deleted documents are not in `docs` (they came from postings)
+        if not isinstance(m, W3LeafMatcher):
+            raise LookupError(type(m).__name__)
+        while m.is_active():
+            if m._ids is None:
+                m._read_ids()
+            ids = m._ids
+            values = None
+            for i in range(m._i, len(ids)):
+                d = ids[i] + base
+                if d in docs:
+                    if values is None:
+                        m._read_values()
+                        values = m._values
+                    out[d] = fmt.decode_positions(values[i])
+            m._next_block()
+        limits.checkpoint()
+    return out
+
+
+def _adjacent(searcher: Searcher, q: wq.Phrase, candidates: set[int]) -> Set[int]:
+    """Return the candidates where the phrase's words stand in order, side by side.
+
+    The same as Whoosh's SpanNear2 with slop 1 (each word right after the previous
+    one), read from the stored positions of the candidates only.
+    """
+    reader = searcher.reader()
+    try:
+        per_word = [_positions(reader, q.fieldname, w, candidates) for w in q.words]
+    except LookupError:
+        return confirm(searcher, q, candidates)
+    found: set[int] = set()
+    first, rest = per_word[0], per_word[1:]
+    for n, d in enumerate(candidates):
+        if not n % 1024:
+            limits.checkpoint()
+        later = [set(w.get(d, ())) for w in rest]
+        if any(all(p + k in later[k - 1] for k in range(1, len(q.words)))
+               for p in first.get(d, ())):
+            found.add(d)
+    return found
+
+
+def confirm(searcher: Searcher, q: wq.Query, candidates: set[int]) -> set[int]:
+    """Return the candidates `q` matches (a phrase: positions checked), skipping between them."""
+    out: set[int] = set()
+    todo = sorted(candidates)
+    subs = searcher.subsearchers or [(searcher, 0)]
+    for n, (sub, base) in enumerate(subs):
+        end = subs[n + 1][1] if n + 1 < len(subs) else None
+        m = q.matcher(sub, sub.boolean_context())
+        for i, d in enumerate(todo):
+            if d < base or (end is not None and d >= end):
+                continue
+            if not m.is_active():
+                break
+            local = d - base
+            if m.id() < local:
+                m.skip_to(local)
+                if not m.is_active():
+                    break
+            if m.id() == local:
+                out.add(d)
+            if not i % 256:
+                limits.checkpoint()
+    return out
+
+
+def query_docs(searcher: Searcher, q: wq.Query) -> Set[int]:
+    """Return the documents `q` matches: the same set as `Searcher.docs_for_query`."""
+    return _eval(searcher, q)
+
+
+# --- Caches kept per reader (so a new generation starts with empty ones) ------------------
+
+
+class ReaderCache:
+    """A small LRU of values per index reader.
+
+    Keyed on the reader, not on a generation name: a new generation is a new
+    reader (its searcher is reopened), so nothing computed on an old one can
+    be served for it, and the entries go when the old reader is collected.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._maps: weakref.WeakKeyDictionary[IndexReader, OrderedDict[object, object]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, reader: IndexReader, key: object) -> Any:
+        with self._lock:
+            entries = self._maps.get(reader)
+            found = entries.get(key) if entries is not None else None
+            if found is None:
+                self.misses += 1
+                return None
+            entries.move_to_end(key)  # type: ignore[union-attr]
+            self.hits += 1
+            return found
+
+    def put(self, reader: IndexReader, key: object, value: object) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            entries = self._maps.get(reader)
+            if entries is None:
+                entries = self._maps[reader] = OrderedDict()
+            entries[key] = value
+            while len(entries) > self.size:
+                entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._maps.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(m) for m in self._maps.values())
+
+
+# Filter sets (a source, a date range) recur across searches; matching sets and facet
+# counts of whole requests recur when a reader pages, re-sorts or reloads. Sizes bound
+# memory: a set of 50k document numbers is ~2 MB.
+FILTERS = ReaderCache(FILTER_CACHE_SIZE)
+RESULTS = ReaderCache(RESULT_CACHE_SIZE)
+POSTINGS = ReaderCache(POSTINGS_CACHE_SIZE)
+
+
+def live_docs(reader: IndexReader) -> DocSet:
+    """Return every live (not deleted) document number, read once per reader."""
+    found = FILTERS.get(reader, "__all__")
+    if found is None:
+        found = frozenset(reader.all_doc_ids())
+        FILTERS.put(reader, "__all__", found)
+    return found  # type: ignore[no-any-return]
+
+
+def filter_docs(searcher: Searcher, q: wq.Query | None) -> Set[int] | None:
+    """Return the documents a filter query matches (None: no filter), cached per reader."""
+    if q is None:
+        return None
+    key = ("filter", repr(q))
+    found = FILTERS.get(searcher.reader(), key)
+    if found is None:
+        found = query_docs(searcher, q)
+        FILTERS.put(searcher.reader(), key, found)
+    return found  # type: ignore[no-any-return]
+
+
+_LAST = threading.local()  # this thread's last doc set as an array, reused by the next count
+
+
+def doc_array(docs: Iterable[int]) -> np.ndarray:
+    """Return document numbers as an index array; one set counted twice in a row converts once.
+
+    Callers never mutate a matching set after building it, so identity is enough.
+    """
+    if isinstance(docs, np.ndarray):
+        return docs
+    last = getattr(_LAST, "pair", None)
+    if last is not None and last[0] is docs:
+        return last[1]  # type: ignore[no-any-return]
+    if isinstance(docs, Sized):
+        arr = np.fromiter(docs, dtype=np.int64, count=len(docs))
+    else:
+        arr = np.fromiter(docs, dtype=np.int64)
+    _LAST.pair = (docs, arr)
+    return arr

@@ -1,0 +1,258 @@
+"""Relevance scores of plain word queries for every match at once, with numpy.
+
+Whoosh scores a search by walking a tree of matchers one posting at a time; for
+a common word (10,000+ matches at the full corpus) that walk is most of a
+search. For the query shapes most searches have (words searched in every
+field: `WordGroup`s, combined with And, Or, AndNot and the per-language
+`LanguageOr`), the same BM25F numbers are computed here per field as arrays:
+postings read a block at a time, field lengths read once per reader. Any other
+shape (phrases, the title-proximity bonus of several words, prefixes) returns
+None and is scored by Whoosh as before (search/ranking.py).
+
+The formulas are search/ranking.py's: `_Scorer` (BM25 per field), `_TfScorer` +
+`_Saturated` (BM25F per word), summed as Whoosh's Union/Intersection matchers
+sum. Additions may happen in another order than Whoosh's tree, so a score can
+differ in its last bit; tests hold the two to 1e-9.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections.abc import Set
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
+
+from search import docsets, limits, ranking
+from search.facets import column_values
+from search.schema import ALL_TEXT_FIELDS
+
+Scored = tuple[np.ndarray, np.ndarray]  # (score per document, matched per document)
+
+
+class _Unsupported(Exception):
+    """The query has a shape this module does not score; Whoosh does."""
+
+
+_LENGTHS: weakref.WeakKeyDictionary[IndexReader, dict[str, np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
+_LOCK = threading.Lock()
+
+
+def _lengths(reader: IndexReader, field: str) -> np.ndarray:
+    """Return each document's length of `field` as Whoosh's scorers read it, once per reader."""
+    with _LOCK:
+        found = _LENGTHS.get(reader, {}).get(field)
+    if found is not None:
+        return found
+    out = np.zeros(reader.doc_count_all(), dtype=np.float64)
+    for leaf, base in reader.leaf_readers():
+        get = leaf.doc_field_length
+        n = leaf.doc_count_all()
+        out[base:base + n] = [get(d, field, 1) or 0 for d in range(n)]
+    with _LOCK:
+        _LENGTHS.setdefault(reader, {})[field] = out
+    return out
+
+
+def _timestamps(reader: IndexReader) -> np.ndarray:
+    """Return each document's `pub_ts` column value as floats, once per reader."""
+    with _LOCK:
+        found = _LENGTHS.get(reader, {}).get(" pub_ts")
+    if found is None:
+        found = np.array(column_values(reader, "pub_ts"), dtype=np.float64)
+        with _LOCK:
+            _LENGTHS.setdefault(reader, {})[" pub_ts"] = found
+    return found
+
+
+def _postings(reader: IndexReader, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return docsets.postings(reader, field, text)
+    except LookupError as e:
+        raise _Unsupported(str(e)) from None
+
+
+class _Scorer:
+    """Evaluates one query tree over dense per-document arrays."""
+
+    def __init__(self, searcher: Searcher, rank: ranking.Ranking) -> None:
+        self.searcher = searcher
+        self.reader = searcher.reader()
+        self.n = self.reader.doc_count_all()
+        self.rank = rank
+        self.weighting = ranking.weighting(rank)
+
+    def empty(self) -> Scored:
+        return np.zeros(self.n), np.zeros(self.n, dtype=bool)
+
+    def term(self, q: wq.Term) -> Scored:
+        """BM25 of one field (`ranking._Scorer`), times the term's boost."""
+        field, text = q.fieldname, q.text
+        schema = self.searcher.schema
+        if field not in schema or not schema[field].scorable:
+            raise _Unsupported(field)
+        score, present = self.empty()
+        if (field, schema[field].to_bytes(text)) not in self.reader:
+            return score, present
+        sc = self.weighting.scorer(self.searcher, field, text)
+        if not isinstance(sc, ranking._Scorer):
+            raise _Unsupported(type(sc).__name__)
+        ids, tf = _postings(self.reader, field, text)
+        fl = _lengths(self.reader, field)[ids]
+        k1, b = sc.K1, sc.B
+        score[ids] = sc.idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / sc.avgfl)))
+        if q.boost != 1.0:
+            score[ids] *= q.boost
+        present[ids] = True
+        return score, present
+
+    def word_group(self, q: ranking.WordGroup) -> Scored:
+        """BM25F of one word over one language's fields (`_TfScorer` summed, `_Saturated`)."""
+        terms: list[Any] = list(q.subqueries)
+        if not terms or not all(type(t) is wq.Term for t in terms):
+            raise _Unsupported("WordGroup child")
+        top: Any = self.searcher
+        schema = self.searcher.schema
+        s = np.zeros(self.n)
+        present = np.zeros(self.n, dtype=bool)
+        for t in terms:
+            field = t.fieldname
+            if field not in schema or not schema[field].scorable:
+                raise _Unsupported(field)
+            if (field, schema[field].to_bytes(t.text)) not in self.reader:
+                continue
+            kind = ALL_TEXT_FIELDS.get(field, (field, ""))[0]
+            b = q.ranking.b(kind)
+            avgfl = ranking._avg_length(top, field)
+            ids, tf = _postings(self.reader, field, t.text)
+            fl = _lengths(self.reader, field)[ids]
+            part = tf / (1 - b + b * fl / avgfl)
+            if t.boost != 1.0:
+                part = part * t.boost
+            s[ids] += part
+            present[ids] = True
+        if not present.any():
+            return s, present
+        lang = ALL_TEXT_FIELDS[terms[0].fieldname][1]
+        df = max(top.doc_frequency(t.fieldname, t.text) for t in terms)
+        n = top.doc_frequency("analyzed_as", lang) or top.doc_count_all()
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        k1 = q.ranking.k1
+        score = np.zeros(self.n)
+        score[present] = idf * s[present] * (k1 + 1) / (k1 + s[present])
+        return score, present
+
+    def phrase(self, q: wq.Phrase, within: np.ndarray) -> Scored:
+        """A phrase (or the title-proximity bonus): its words' BM25 summed, times its
+        boost, in the documents of `within` where the words occur together."""
+        score, present = self.empty()
+        field = self.searcher.schema[q.fieldname] if q.fieldname in self.searcher.schema \
+            else None
+        if field is None or not field.format or not field.format.supports("positions"):
+            raise _Unsupported("phrase field")
+        words = [self.term(wq.Term(q.fieldname, w)) for w in q.words]
+        if not words:
+            return score, present
+        for s, _p in words:
+            score += s
+        found = docsets.phrase_docs(self.searcher, q)
+        if found:
+            present[docsets.doc_array(found)] = True
+            present &= within
+        score[~present] = 0.0
+        if q.boost != 1.0:
+            score *= q.boost
+        return score, present
+
+    def node(self, q: wq.Query, within: np.ndarray | None = None) -> Scored:
+        """Score `q`; `within` (documents that can matter) bounds the phrase checks."""
+        limits.checkpoint()
+        if isinstance(q, ranking.WordGroup):
+            return self.word_group(q)
+        if type(q) is wq.Term:
+            return self.term(q)
+        if q is wq.NullQuery:
+            return self.empty()
+        if isinstance(q, wq.Phrase):
+            return self.phrase(q, within if within is not None else np.ones(self.n, dtype=bool))
+        if getattr(q, "boost", 1.0) != 1.0:
+            raise _Unsupported("boosted compound")
+        if isinstance(q, wq.Or) and not q.minmatch and not q.scale:
+            score, present = self.empty()
+            for child in q.children():
+                s, p = self.node(child, within)
+                score[p] += s[p]
+                present |= p
+            return score, present
+        if isinstance(q, wq.AndMaybe):
+            score, present = self.node(q.a)
+            bonus, has = self.node(q.b, within=present)
+            both = present & has
+            score[both] += bonus[both]
+            return score, present
+        if type(q) is wq.And:
+            parts = [self.node(c) for c in q.children()]
+            if not parts:
+                return self.empty()
+            present = np.logical_and.reduce([p for _, p in parts])
+            score = np.zeros(self.n)
+            for s, _ in parts:
+                score[present] += s[present]
+            return score, present
+        if isinstance(q, wq.AndNot):
+            score, present = self.node(q.a)
+            excluded = docsets.query_docs(self.searcher, q.b)
+            if excluded:
+                present = present.copy()
+                present[docsets.doc_array(excluded)] = False
+            return score, present
+        raise _Unsupported(type(q).__name__)
+
+    def final(self, score: np.ndarray, docs: np.ndarray) -> np.ndarray:
+        """Apply the recency boost (`LanguageBM25F.final`) to the scores of `docs`."""
+        _column, newest = ranking.LanguageBM25F._dates(self.searcher)
+        ts = _timestamps(self.reader)[docs]
+        half_life = self.rank.half_life_days or 1.0
+        age = np.maximum(0.0, (newest - ts) / 86400)
+        factor = ranking.RECENCY_FLOOR + (1 - ranking.RECENCY_FLOOR) * np.power(
+            0.5, age / half_life
+        )
+        factor[ts == 0] = ranking.RECENCY_FLOOR
+        return score * factor
+
+
+def top(searcher: Searcher, q: wq.Query, rank: ranking.Ranking, matched: Set[int],
+        limit: int | None) -> list[tuple[float, int]] | None:
+    """Return the top `limit` (score, docnum) pairs among `matched`, best first; None
+    when `q` has a shape only Whoosh scores (then call `ranking.search`).
+
+    `searcher` is the pooled searcher the query was parsed for (its reader's
+    statistics are the ones Whoosh would use).
+    """
+    if not rank.bm25f:
+        return None
+    q = ranking.as_bm25f(ranking.with_proximity(q, rank), rank)
+    ranked = ranking.ranked_searcher(searcher, rank)
+    scorer = _Scorer(ranked, rank)
+    try:
+        score, present = scorer.node(q)
+    except _Unsupported:
+        return None
+    docs = docsets.doc_array(matched)
+    docs = docs[present[docs]]
+    values = score[docs]
+    if scorer.weighting.use_final:
+        values = scorer.final(values, docs)
+    if limit is not None and len(docs) > limit:
+        floor = -np.partition(-values, limit - 1)[limit - 1]
+        keep = values >= floor  # with every tie at the cut, so the choice is deterministic
+        docs, values = docs[keep], values[keep]
+    order = np.lexsort((docs, -values))[:limit]
+    return [(float(values[i]), int(docs[i])) for i in order]
