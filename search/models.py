@@ -38,7 +38,9 @@ class Article:
         return d
 
 
-SORTS = ("relevance", "newest", "oldest")
+# "recent" is newest relevant: relevance times a decay on age (search/ranking.py `recency`).
+SORTS = ("relevance", "recent", "newest", "oldest")
+RECENT_HALF_LIFE_DAYS = 30.0  # default half-life of the "recent" sort's recency boost
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class SortPosition:
     """A place in a search's hit order: the sort applied and the key of the last hit seen.
 
     `key` is (date key, article id) for the date sorts and (-score, article id)
-    for relevance (see search/cursor.py); `seen` counts the hits up to it.
+    for relevance and recent (see search/cursor.py); `seen` counts the hits up to it.
     """
 
     sort: str
@@ -122,6 +124,7 @@ class SearchRequest:
     facets: bool = True
     lang: str | None = None  # read the query in this language only (default: every indexed one)
     collapse: bool = True  # one hit per story (its earliest matching version)
+    half_life_days: float = RECENT_HALF_LIFE_DAYS  # of the "recent" sort's recency boost
 
 
 @dataclass(frozen=True)
@@ -173,10 +176,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class FacetValue:
+    """One facet value; `count` counts articles, `stories` the distinct stories among them."""
+
     value: str
     label: str
     count: int
     selected: bool
+    stories: int | None = None  # None when results are not collapsed by story
 
 
 @dataclass(frozen=True)
@@ -193,9 +199,15 @@ class Facet:
         """True when some values with a count are not shown."""
         return self.value_count > sum(1 for v in self.values if v.count)
 
+    @property
+    def stories_differ(self) -> bool:
+        """True when copies of one story share a shown value (its stories < its articles)."""
+        return any(v.stories is not None and v.stories != v.count for v in self.values)
+
     def to_dict(self) -> list[dict[str, Any]]:
         return [
-            {"value": v.value, "label": v.label, "count": v.count, "selected": v.selected}
+            {"value": v.value, "label": v.label, "count": v.count, "stories": v.stories,
+             "selected": v.selected}
             for v in self.values
         ]
 

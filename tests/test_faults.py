@@ -11,11 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 
 from indexer import jobs
 from search.index import IndexLocation
 from search.models import Article
 from tests.indexing import build_index
+from tests.test_api_v1_schema import conforms
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,10 +107,20 @@ def test_cold_start_with_corrupt_current_serves_previous(tmp_path: Path, how: st
     client = create_app({"INDEX_DIR": str(tmp_path), "TESTING": True}).test_client()
     r = client.get("/api/search?q=budget")
     assert r.status_code == 200 and [h["id"] for h in r.get_json()["hits"]] == ["old1"]
-    health = client.get("/api/health").get_json()
-    assert health["generation"] == loc.previous_name() and "cannot be opened" in health["warning"]
+    r = client.get("/api/health")
+    health = r.get_json()
+    assert r.status_code == 200  # degraded, but serving
+    assert health["status"] == "degraded" and health["generation"] == loc.previous_name()
+    assert health["current_generation"] == loc.current_name()
+    assert "cannot be opened" in health["reason"] and health["warning"] == health["reason"]
+    v1 = client.get("/api/v1/health")
+    assert v1.status_code == 200 and v1.get_json()["data"]["status"] == "degraded"
+    conforms("/api/v1/health", v1)
     page = client.get("/search?q=budget")
     assert page.status_code == 200 and b"Traceback" not in page.data
+    notice = BeautifulSoup(page.data, "html.parser").select_one("p.notice.degraded")
+    assert notice is not None and notice["data-generation"] == loc.previous_name()
+    assert str(tmp_path) not in notice.get_text()  # the reason (with paths) is not shown
 
 
 @pytest.mark.parametrize("how", ["truncate-seg", "zero-toc"])
@@ -120,7 +132,10 @@ def test_corrupt_new_generation_keeps_the_old_one_served(tmp_path: Path, how: st
     _corrupt(loc.current().path, how)
     r = client.get("/api/search?q=budget")
     assert r.status_code == 200 and r.get_json()["total"] == 1
-    assert "cannot be opened" in client.get("/api/health").get_json()["warning"]
+    health = client.get("/api/health")
+    assert health.status_code == 200 and health.get_json()["status"] == "degraded"
+    assert "cannot be opened" in health.get_json()["reason"]
+    assert health.get_json()["current_generation"] == loc.current_name()
 
 
 def test_corrupt_current_without_previous_is_503_not_500(tmp_path: Path) -> None:
@@ -130,6 +145,7 @@ def test_corrupt_current_without_previous_is_503_not_500(tmp_path: Path) -> None
     for url in ("/api/search?q=budget", "/search?q=budget", "/api/health"):
         r = client.get(url)
         assert r.status_code == 503 and b"Traceback" not in r.data, url
+    assert client.get("/api/health").get_json()["status"] == "degraded"
     assert client.get("/").status_code == 200  # the home page still shows the search box
 
 

@@ -14,6 +14,9 @@ from search.index import IndexLocation, SearcherPool
 DEFAULTS: dict[str, Any] = {
     "INDEX_DIR": "var/index",
     "PAGE_SIZE": 10,
+    # sort=recent: relevance times a recency factor that halves its distance to 0.5
+    # every this many days before the newest article (search/ranking.py).
+    "RECENT_HALF_LIFE_DAYS": 30.0,
     "JSON_SORT_KEYS": False,
     # API v1, exports and feeds (see web/access.py, web/export.py, web/feeds.py).
     "CORS_ORIGINS": [],

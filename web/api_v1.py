@@ -20,11 +20,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
-from search import completion, cursor, engine
+from search import completion, cursor, engine, storymap
 from search.errors import QueryError
 from search.facets import count_column
 from search.index import Generation
 from search.models import INTERVALS, TIMELINE_MODES, FacetOptions, SearchRequest
+from search.wordiff import changed_share, diff_words
 from web import api, conditional, requests
 from web.params import request_from_args
 
@@ -108,7 +109,8 @@ def list_arg(name: str) -> list[str]:
 
 
 def search_request() -> SearchRequest:
-    return request_from_args(request.args, default_size=current_app.config["PAGE_SIZE"])
+    return request_from_args(request.args, default_size=current_app.config["PAGE_SIZE"],
+                             half_life_days=float(current_app.config["RECENT_HALF_LIFE_DAYS"]))
 
 
 # --- Endpoints ----------------------------------------------------------------------------
@@ -125,10 +127,10 @@ def search(gen: Generation) -> ResponseReturnValue:
         if request.args.get("page", "").strip() not in ("", "1"):
             raise QueryError("Use either a cursor or a page number, not both.", parameter="page")
         if given.fingerprint != fingerprint:
-            raise QueryError("cursor was made for another query, filters or sort; "
+            raise QueryError("cursor was made for another query, filters, sort or collapse; "
                              "start again without it.", parameter="cursor")  # fmt: skip
         req = dataclasses.replace(req, after=given.position)
-    result = engine.search(requests.searcher(), req)
+    result = engine.search(requests.searcher(), req, requests.story_map())
     data = result.to_dict()
     if given is not None:
         data["page"] = None  # reached by cursor, not by page number
@@ -142,6 +144,28 @@ def search(gen: Generation) -> ResponseReturnValue:
 @cached
 def article(gen: Generation, article_id: str) -> ResponseReturnValue:
     return ok(engine.get_article(requests.searcher(), article_id).to_dict(), gen)
+
+
+@bp.get("/stories/<article_id>")  # a story's id is its first version's article id
+@cached
+def story(gen: Generation, article_id: str) -> ResponseReturnValue:
+    """A story's versions in time order; each later one with its word diff against the first."""
+    story_id = article_id
+    found = storymap.versions(requests.searcher(), requests.story_map(), story_id)
+    first = found[0]
+    versions = [{**first.to_dict(), "diff": None, "changed_share": None}]
+    for a in found[1:]:
+        ops = diff_words(first.body, a.body)
+        versions.append({**a.to_dict(), "diff": [{"op": op, "text": text} for op, text in ops],
+                         "changed_share": round(changed_share(ops), 4)})
+    data = {
+        "id": story_id,
+        "version_count": len(found),
+        "first_source": first.source,
+        "first_published": first.published.isoformat() if first.published else None,
+        "versions": versions,
+    }
+    return ok(data, gen)
 
 
 @bp.get("/facets")
@@ -158,10 +182,11 @@ def facets(gen: Generation) -> ResponseReturnValue:
     )  # fmt: skip
     options = FacetOptions(limit=int_arg("limit", 30, 1, MAX_FACET_VALUES), prefixes=prefixes)
     req = dataclasses.replace(search_request(), page=1, page_size=1, facet_options=options)
-    result = engine.search(requests.searcher(), req)
+    result = engine.search(requests.searcher(), req, requests.story_map())
     data = {
         "query": req.q,
         "total": result.total,
+        "total_stories": result.total_stories,
         "facets": {
             f.name: {"values": f.to_dict(), "value_count": f.value_count,
                      "truncated": f.truncated, "prefix": f.prefix or None}

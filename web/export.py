@@ -1,10 +1,11 @@
 """/api/v1/export: every match of a search as CSV or JSON Lines, streamed.
 
-Takes the search parameters (q, filters, sort; no paging) plus `format`
-(csv or jsonl), `fields` (columns, in order) and `limit`. Rows come in the
-search's sort order, up to EXPORT_MAX_ROWS (100,000 by default); the headers
-say how many matched (`X-Result-Total`) and whether the export was cut
-(`X-Result-Truncated`). Memory stays flat: only document numbers and sort
+Takes the search parameters (q, filters, sort, collapse; no paging) plus
+`format` (csv or jsonl), `fields` (columns, in order) and `limit`. Rows come in
+the search's sort order, up to EXPORT_MAX_ROWS (100,000 by default); like the
+page, one row per story (its earliest matching version) unless `collapse=false`.
+The headers say how many rows matched (`X-Result-Total`: stories when collapsed)
+and whether the export was cut (`X-Result-Truncated`). Memory stays flat: only document numbers and sort
 keys are held for the result set, and each article's stored fields are read
 as its row is written, in chunks of EXPORT_CHUNK_ROWS rows.
 
@@ -27,7 +28,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
-from search import engine
+from search import engine, storymap
 from search.errors import QueryError
 from search.models import Article
 from web import conditional, requests
@@ -96,7 +97,7 @@ def filename(q: str, generation: str, fmt: str) -> str:
 
 
 EXPORT_PARAMS = ("q", "source", "section", "language", "author", "year", "month", "from", "to",
-                 "lang", "sort")
+                 "lang", "sort", "collapse")
 
 
 def export_url(fmt: str) -> str:
@@ -126,7 +127,8 @@ def export() -> ResponseReturnValue:
         if conditional.is_fresh(v):
             lease.close()
             return conditional.not_modified(v)
-        total, articles = engine.iter_matches(s, req, limit=limit)
+        total, articles = engine.iter_matches(s, req, limit=limit,
+                                              stories=storymap.load(gen.path))
     except BaseException:
         lease.close()
         raise

@@ -2,7 +2,8 @@
 
 The feed holds the newest matching articles that have a publication date
 (undated articles are never "new"), `limit` of them (FEED_SIZE by default,
-at most 100). Entry ids are tag URIs built from article ids, so they stay the
+at most 100); like the page, one per story (its earliest matching version)
+unless `collapse=false`, so a wire story reprinted by ten outlets is one entry. Entry ids are tag URIs built from article ids, so they stay the
 same across reindexing; the feed id is built from the search parameters.
 Set FEED_TAG_AUTHORITY to a domain you own to keep ids stable when the host
 name changes (by default the request's host). Each entry's `published` and
@@ -36,7 +37,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 100
 SUMMARY_CHARS = 400
 FEED_PARAMS = ("q", "source", "section", "language", "author", "year", "month", "from", "to",
-               "lang")
+               "lang", "collapse")
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DNS_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -139,7 +140,8 @@ def search_feed() -> ResponseReturnValue:
                                current_app.config["FEED_TAG_DATE"], limit, request.host)
     if conditional.is_fresh(v):
         return conditional.not_modified(v)
-    _, articles = engine.iter_matches(requests.searcher(), req, limit=limit)
+    _, articles = engine.iter_matches(requests.searcher(), req, limit=limit,
+                                      stories=requests.story_map())
     newest = []
     for a in articles:
         if a.published is None:

@@ -130,7 +130,8 @@ def helpers() -> dict[str, Any]:
 
 def page_request(args: MultiDict[str, str]) -> SearchRequest:
     """Build the page's SearchRequest: the API's parameters plus the page-only ones."""
-    req = request_from_args(args, default_size=current_app.config["PAGE_SIZE"])
+    req = request_from_args(args, default_size=current_app.config["PAGE_SIZE"],
+                            half_life_days=float(current_app.config["RECENT_HALF_LIFE_DAYS"]))
     mode = args.get("timeline", "").strip() or "count"
     if mode not in ("count", "share"):
         raise QueryError("timeline must be count or share.", parameter="timeline")
@@ -163,7 +164,10 @@ def home() -> ResponseReturnValue:
 def search() -> ResponseReturnValue:
     req = page_request(request.args)
     result = engine.search(requests.searcher(), req, requests.story_map())
-    return render_template("search.html", result=result, req=req,
+    # An older generation stands in for one that cannot be opened: say so, but not why
+    # (the reason names server paths; /api/health gives it to operators).
+    stale = requests.generation().name if requests.pool().open_error else None
+    return render_template("search.html", result=result, req=req, stale_generation=stale,
                            facets={f.name: f for f in result.facets})
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from werkzeug.datastructures import MultiDict
 
 from search.errors import QueryError
-from search.models import Filters, SearchRequest
+from search.models import RECENT_HALF_LIFE_DAYS, Filters, SearchRequest
 
 MULTI = {"source": "sources", "section": "sections", "language": "languages",
          "author": "authors"}
@@ -45,8 +45,13 @@ def _bool(args: MultiDict[str, str], name: str, default: bool) -> bool:
     raise QueryError(f"{name} must be true or false, not {raw[:40]!r}.", parameter=name)
 
 
-def request_from_args(args: MultiDict[str, str], *, default_size: int = 10) -> SearchRequest:
-    """Build a SearchRequest from query-string arguments; bad values raise QueryError."""
+def request_from_args(args: MultiDict[str, str], *, default_size: int = 10,
+                      half_life_days: float = RECENT_HALF_LIFE_DAYS) -> SearchRequest:
+    """Build a SearchRequest from query-string arguments; bad values raise QueryError.
+
+    `half_life_days` (the app's RECENT_HALF_LIFE_DAYS) sets how fast `sort=recent`
+    forgets: an article that much older than the newest one keeps 3/4 of its score.
+    """
     multi = {
         field: tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
         for name, field in MULTI.items()
@@ -76,4 +81,5 @@ def request_from_args(args: MultiDict[str, str], *, default_size: int = 10) -> S
         page_size=size,
         lang=args.get("lang", "").strip() or None,  # read the query in this language only
         collapse=_bool(args, "collapse", True),  # false: every copy of a story, not one
+        half_life_days=half_life_days,
     )
