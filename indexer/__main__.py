@@ -70,7 +70,62 @@ progress_option = click.option(
 )
 
 
+def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the distributed-ingest flags (optional Dask extra: `make cluster-deps`)."""
+    f = click.option(
+        "--merge-shards",
+        is_flag=True,
+        help="With --workers/--cluster: merge the shards into one segment (slower publish).",
+    )(f)
+    f = click.option(
+        "--partitions",
+        type=click.IntRange(min=1),
+        help="With --workers/--cluster: number of partitions (default: 2 per worker thread).",
+    )(f)
+    f = click.option(
+        "--cluster",
+        "cluster",
+        metavar="ADDRESS",
+        help="Extract and index on the Dask cluster at ADDRESS (tcp://host:8786).",
+    )(f)
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        help="Extract and index on a local Dask cluster of N worker processes.",
+    )(f)
+
+
+def _rebuild_job(
+    sources: tuple[str, ...],
+    index_dir: str,
+    wait: float,
+    job: str,
+    cluster: tuple[int | None, str | None, int | None, bool],
+) -> Callable[[Progress], JobReport]:
+    """Return the rebuild to run: in this process, or on a Dask cluster."""
+    workers, address, partitions, merge = cluster
+    if workers and address:
+        raise click.UsageError("give --workers or --cluster, not both")
+    if not (workers or address):
+        if partitions or merge:
+            raise click.UsageError("--partitions and --merge-shards need --workers or --cluster")
+        return lambda p: rebuild(list(sources), index_dir, wait=wait, progress=p, job=job)
+    from indexer.distributed import ClusterOptions, rebuild_distributed
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    options = ClusterOptions(workers=workers, address=address, partitions=partitions, merge=merge)
+    return lambda p: rebuild_distributed(
+        list(sources), index_dir, options, wait=wait, progress=p, job=job
+    )
+
+
 def _print_report(report: JobReport) -> None:
+    if report.job == "sync":
+        click.echo(
+            f"sync: {report.message} (generation {report.generation}, "
+            f"{report.doc_count:,} articles)"
+        )
+        return
     if report.outcome == "rolled-back":
         click.echo(f"rollback: {report.message} ({report.doc_count:,} articles)")
         return
@@ -147,17 +202,23 @@ def _run_job(
 @wait_option
 @report_option
 @progress_option
+@cluster_options
 def rebuild_cmd(
     sources: tuple[str, ...],
     index_dir: str,
     wait: float,
     report_path: str | None,
     progress: bool | None,
+    workers: int | None,
+    cluster: str | None,
+    partitions: int | None,
+    merge_shards: bool,
 ) -> None:
     """Build a complete new index of SOURCES (files or folders), check it and publish it."""
-    _run_job(
-        lambda p: rebuild(list(sources), index_dir, wait=wait, progress=p), report_path, progress
+    run = _rebuild_job(
+        sources, index_dir, wait, "rebuild", (workers, cluster, partitions, merge_shards)
     )
+    _run_job(run, report_path, progress)
 
 
 @cli.command("build")
@@ -171,6 +232,7 @@ def rebuild_cmd(
 )
 @report_option
 @progress_option
+@cluster_options
 def build_cmd(
     sources: tuple[str, ...],
     index_dir: str,
@@ -178,8 +240,15 @@ def build_cmd(
     if_stale: bool,
     report_path: str | None,
     progress: bool | None,
+    workers: int | None,
+    cluster: str | None,
+    partitions: int | None,
+    merge_shards: bool,
 ) -> None:
     """Same as `rebuild` (kept for scripts), plus --if-stale."""
+    run = _rebuild_job(
+        sources, index_dir, wait, "build", (workers, cluster, partitions, merge_shards)
+    )
     location = IndexLocation(index_dir)
     if if_stale and not is_stale(location, list(sources)):
         gen = location.current()
@@ -188,11 +257,7 @@ def build_cmd(
             f"generation {gen.name}); nothing to do"
         )
         return
-    _run_job(
-        lambda p: rebuild(list(sources), index_dir, wait=wait, progress=p, job="build"),
-        report_path,
-        progress,
-    )
+    _run_job(run, report_path, progress)
 
 
 @cli.command("update")
@@ -226,6 +291,18 @@ def update_cmd(
 def rollback_cmd(index_dir: str, wait: float) -> None:
     """Serve the previous generation again (running it twice undoes it)."""
     report = _run_job(lambda p: rollback(index_dir, wait=wait), None, False)
+    del report
+
+
+@cli.command("sync")
+@click.argument("src_index", type=click.Path(exists=True, file_okay=False))
+@click.argument("dst_index", type=click.Path(file_okay=False))
+@wait_option
+def sync_cmd(src_index: str, dst_index: str, wait: float) -> None:
+    """Serve in DST_INDEX the generation SRC_INDEX serves (copied, verified, then flipped)."""
+    from indexer.sync import sync
+
+    report = _run_job(lambda p: sync(src_index, dst_index, wait=wait), None, False)
     del report
 
 
