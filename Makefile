@@ -38,7 +38,7 @@ serve: $(VENV)/.installed
 		--bind $(HOST):$(PORT) --access-logfile - 'web:create_app()'
 
 # Install what the tests need and run the whole default suite (what CI runs).
-test: $(VENV)/.dev-installed browser-js
+test: $(VENV)/.dev-installed browser-js corpus/data/newsarticles.jsonl
 	$(PY) -m pytest
 
 # What the browser tests need beyond requirements-dev.txt (Playwright): Debian's chromium

@@ -36,7 +36,7 @@ from search.index import IndexLocation, open_whoosh
 from search.stories import StoryIndex
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS_JSONL = REPO / "corpus" / "data" / "newsarticles.jsonl"
+CORPUS_JSONL = REPO / "corpus" / "data" / "newsarticles.jsonl"  # fetched by `make test` (corpus/fetch_demo.py)
 CORPUS_ARTICLES = REPO / "corpus" / "articles"
 QUERIES = [
     "",
