@@ -10,7 +10,6 @@ report says why. Only 127.0.0.1 is ever contacted.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench import wrk as wrk_tool
 from bench.proc import TreeSampler
 from bench.queries import BenchQuery
 
@@ -33,7 +33,7 @@ LUA = r"""
 local paths = {PATHS}
 local threads = {}
 local counter = 0
-local non2xx = 0
+non2xx = 0 -- global, not local: done() reads it from each thread with t:get("non2xx")
 
 function setup(thread)
   thread:set("offset", #threads * 17)
@@ -84,6 +84,11 @@ def _lua_string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def lua_script(paths: list[str]) -> str:
+    """Return the wrk script that rotates through `paths` and prints one BENCHJSON line."""
+    return LUA.replace("{PATHS}", "{" + ",\n".join(_lua_string(p) for p in paths) + "}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -108,24 +113,17 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 def _wrk(
     wrk: str, url: str, script: Path, seconds: int, threads: int, connections: int
 ) -> dict[str, Any]:
-    argv = [
-        wrk,
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
+    data = wrk_tool.run(
         url,
-    ]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    for line in out.stdout.splitlines():
-        if line.startswith("BENCHJSON "):
-            data: dict[str, Any] = json.loads(line.removeprefix("BENCHJSON "))
-            data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
-            return data
-    raise RuntimeError(f"wrk printed no result (exit {out.returncode}): {out.stderr[-500:]}")
+        script,
+        marker="BENCHJSON",
+        seconds=seconds,
+        threads=threads,
+        connections=connections,
+        wrk=wrk,
+    )
+    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    return data
 
 
 def run(
@@ -184,10 +182,7 @@ def run(
             for endpoint in endpoints:
                 paths = paths_for(queries, endpoint)
                 script = work / f"wrk-{endpoint.strip('/').replace('/', '-')}.lua"
-                script.write_text(
-                    LUA.replace("{PATHS}", "{" + ",\n".join(_lua_string(p) for p in paths) + "}"),
-                    encoding="utf-8",
-                )
+                script.write_text(lua_script(paths), encoding="utf-8")
                 if warmup_s:
                     _wrk(wrk, base, script, warmup_s, 2, connections)
                 with TreeSampler(proc.pid) as sampler:

@@ -25,6 +25,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench import wrk
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus" / "data" / "newsarticles.jsonl"
 QUERIES = [
@@ -66,6 +68,11 @@ end
 
 def _quote(q: str) -> str:
     return urllib.request.quote(q)
+
+
+def lua_script(queries: list[str]) -> str:
+    """Return the wrk script that alternates page and API searches and prints one RESULT line."""
+    return WRK_LUA % ", ".join(f'"{_quote(q)}"' for q in queries)
 
 
 def _free_port() -> int:
@@ -110,24 +117,9 @@ class Checker(threading.Thread):
 
 
 def _wrk(base: str, seconds: int, connections: int, threads: int, script: Path) -> dict:
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            base,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line[len("RESULT ") :])
+    result = wrk.run(
+        base, script, marker="RESULT", seconds=seconds, threads=threads, connections=connections
+    )
     result["rps"] = round(result["requests"] / result["seconds"], 1)
     return result
 
@@ -183,7 +175,7 @@ def main() -> int:
     (src / "base.jsonl").write_text("\n".join(lines[: args.docs]) + "\n", encoding="utf-8")
     extra = "\n".join(lines[args.docs : args.docs + args.extra]) + "\n"
     script = work / "queries.lua"
-    script.write_text(WRK_LUA % ", ".join(f'"{_quote(q)}"' for q in QUERIES), encoding="utf-8")
+    script.write_text(lua_script(QUERIES), encoding="utf-8")
 
     print(f"building the index of {args.docs} articles in {index} ...", file=sys.stderr)
     (src / "extra.jsonl").write_text(extra, encoding="utf-8")
@@ -221,9 +213,7 @@ def main() -> int:
         without_extra = _total(base)[1]
         allowed = {t for t in (with_extra, without_extra) if t is not None}
         # Warm every worker and thread before measuring.
-        subprocess.run(
-            ["wrk", "-t2", "-c16", "-d3s", "-s", str(script), base], capture_output=True, check=True
-        )
+        _wrk(base, seconds=3, connections=16, threads=2, script=script)
 
         idle = _phase("idle", base, args, script, allowed)
         jobs: list[str] = []

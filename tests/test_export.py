@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from search.models import Article
@@ -17,18 +16,7 @@ from tests.indexing import build_index
 from web import create_app
 
 ARTICLES = corpus()
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    root = tmp_path_factory.mktemp("export")
-    build_index(root, ARTICLES)
-    return create_app({"INDEX_DIR": str(root), "TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+INDEX_ARTICLES = ARTICLES  # what `app` serves (tests/conftest.py)
 
 
 def rows(client: FlaskClient, url: str) -> list[dict[str, str]]:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from flask import Flask
 from flask.testing import FlaskClient
 
 from search.models import Article
-from tests.indexing import build_index
-from web import create_app
+from tests.reading import query_of, soup_of
 
 UTC = dt.timezone.utc
 SOURCES = [f"Outlet {c}" for c in "ABCDEFGHIJKL"]  # 12 sources: more than a facet shows at first
@@ -58,28 +55,7 @@ def _docs() -> list[Article]:
 
 
 DOCS = _docs()
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    root = tmp_path_factory.mktemp("pagesix")
-    build_index(root, DOCS)
-    return create_app({"INDEX_DIR": str(root), "TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def soup_of(client: FlaskClient, url: str, status: int = 200) -> BeautifulSoup:
-    r = client.get(url)
-    assert r.status_code == status, r.data[:500]
-    return BeautifulSoup(r.data, "html.parser")
-
-
-def qs(href: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(href).query)
+INDEX_ARTICLES = DOCS  # what `app` serves (tests/conftest.py)
 
 
 def total_of(soup: BeautifulSoup) -> int:
@@ -115,7 +91,7 @@ def test_timeline_bars_count_every_dated_match_and_link_to_their_period(
     assert sum(counts) == total - 1
     # Following a bar narrows to its week and finds exactly its count.
     bar = bars[len(bars) // 2]
-    args = qs(bar["href"])
+    args = query_of(bar["href"])
     start, end = dt.date.fromisoformat(args["from"][0]), dt.date.fromisoformat(args["to"][0])
     assert (end - start).days == 6 and start.weekday() == 0 and args["q"] == ["parliament"]
     narrowed = soup_of(client, bar["href"])
@@ -126,13 +102,13 @@ def test_timeline_bars_count_every_dated_match_and_link_to_their_period(
 def test_timeline_share_of_coverage_toggle(client: FlaskClient) -> None:
     soup = soup_of(client, "/search?q=parliament")
     toggle = soup.select_one(".timeline-toggle a")
-    assert qs(toggle["href"])["timeline"] == ["share"]
+    assert query_of(toggle["href"])["timeline"] == ["share"]
     shared = soup_of(client, toggle["href"])
     assert "Share of all articles" in shared.select_one("figure.timeline figcaption").get_text()
     titles = [t.get_text() for t in shared.select("figure.timeline a.bar title")]
     assert titles and all(re.search(r"\d+\.\d% of \d+ published", t) for t in titles)
     back = shared.select_one(".timeline-toggle a")
-    assert "timeline" not in qs(back["href"])
+    assert "timeline" not in query_of(back["href"])
 
 
 def test_no_timeline_without_matches(client: FlaskClient) -> None:
@@ -150,7 +126,7 @@ def test_facet_counts_equal_the_filtered_totals(client: FlaskClient, name: str) 
     links = facet_links(soup, name)
     assert links
     for value, (count, href) in links.items():
-        assert qs(href)[name] == [value]
+        assert query_of(href)[name] == [value]
         assert total_of(soup_of(client, href)) == count, (name, value)
 
 
@@ -178,11 +154,11 @@ def test_show_more_and_the_facet_filter_work_without_javascript(client: FlaskCli
     assert len(facet_links(soup, "source")) == 10
     more = soup.select_one("#facet-source a.facet-more")
     assert "Show all 12 source values" in more.get_text()
-    assert qs(more["href"])["more"] == ["source"] and qs(more["href"])["sort"] == ["newest"]
+    assert query_of(more["href"])["more"] == ["source"] and query_of(more["href"])["sort"] == ["newest"]
     expanded = soup_of(client, more["href"])
     assert set(facet_links(expanded, "source")) == set(SOURCES)
     fewer = expanded.select_one("#facet-source a.facet-more")
-    assert "Show fewer" in fewer.get_text() and "more" not in qs(fewer["href"])
+    assert "Show fewer" in fewer.get_text() and "more" not in query_of(fewer["href"])
     # The filter box is a plain GET form that keeps the search and filters by word prefix.
     form = soup.select_one("#facet-source form.facet-filter")
     fields = {i["name"]: i.get("value", "") for i in form.select("input")}
@@ -203,7 +179,7 @@ def test_chips_remove_exactly_their_filter(client: FlaskClient) -> None:
     soup = soup_of(client, url)
     chips = soup.select("ul.chips a.chip")
     assert len(chips) == 6
-    full = qs(url)
+    full = query_of(url)
     for chip in chips:
         kind, value = chip.get_text(" ", strip=True).rstrip(" ×").split(": ", 1)
         param = {
@@ -213,7 +189,7 @@ def test_chips_remove_exactly_their_filter(client: FlaskClient) -> None:
             "From": "from",
             "To": "to",
         }[kind]
-        after = qs(chip["href"])
+        after = query_of(chip["href"])
         assert value not in after.get(param, []), chip
         for name, values in full.items():  # everything else stays
             if name != param:
@@ -228,7 +204,7 @@ def test_did_you_mean_offers_a_readable_word_with_more_results(client: FlaskClie
     soup = soup_of(client, "/search?q=parliment+budget")
     link = soup.select_one(".did-you-mean a")
     assert link is not None
-    assert qs(link["href"])["q"] == ["parliament budget"]
+    assert query_of(link["href"])["q"] == ["parliament budget"]
     assert link.select_one("strong").get_text() == "parliament"  # the corrected word, not a stem
     assert total_of(soup_of(client, link["href"])) > total_of(soup)
     # A correctly spelled query gets no suggestion.

@@ -1,7 +1,7 @@
 """Stories and the "recent" sort beyond the page: /api/v1, facet story counts, export, feeds.
 
 One index of real news records (`shared_data`) plus edited reprints of some of
-them (tests/test_stories_integration.py `reprints`), so stories are known.
+them (tests/jobfixtures.py `story_index`), so stories are known.
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ from bs4 import BeautifulSoup
 from flask import Flask
 from flask.testing import FlaskClient
 
-from indexer import jobs
 from search.wordiff import DELETE, INSERT
-from tests.jobfixtures import news_lines, write_lines
+from tests.jobfixtures import ORIGINALS, REPRINTS, a_story, news_lines, story_index
 from tests.test_api_v1_schema import conforms
-from tests.test_stories_integration import ORIGINALS, REPRINTS, a_story, reprints
 from web import create_app
 
 ARTICLES = 60 + ORIGINALS * REPRINTS
@@ -32,24 +30,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    lines = news_lines(shared_data, 60)
-    root = tmp_path_factory.mktemp("stories_api")
-    src = root / "src"
-    src.mkdir()
-    write_lines(src / "a.jsonl", lines)
-    write_lines(src / "b.jsonl", reprints(lines))
-    jobs.rebuild([src], root / "ix")
-    return root / "ix"
-
-
-@pytest.fixture(scope="module")
-def app(index_dir: Path) -> Flask:
-    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return story_index(tmp_path_factory.mktemp("stories_api"), news_lines(shared_data, 60))
 
 
 def v1(client: FlaskClient, url: str) -> dict[str, Any]:

@@ -7,9 +7,7 @@ together is known without inventing text.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import random
 import shutil
 import statistics
 import time
@@ -18,48 +16,26 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
-from flask import Flask
 from flask.testing import FlaskClient
 from whoosh import index as whoosh_index
 
 from indexer import jobs
-from indexer.wire_edits import make_version
 from search import engine, storymap
 from search.index import IndexLocation
 from search.models import SearchRequest
 from search.stories import STORIES_FILE, StoryIndex
-from tests.jobfixtures import news_lines, stored_docs, write_lines
+from tests.jobfixtures import (
+    ORIGINALS,
+    REPRINTS,
+    a_story,
+    map_of,
+    news_lines,
+    reprints,
+    stored_docs,
+    story_index,
+    write_lines,
+)
 from web import create_app
-
-ORIGINALS = 12  # records that get reprints
-REPRINTS = 2  # reprints of each
-
-
-def reprints(lines: list[str], seed: int = 7) -> list[str]:
-    """Return edited reprints of the first ORIGINALS records, a day after each original."""
-    rng = random.Random(seed)
-    out = []
-    for line in lines[:ORIGINALS]:
-        rec = json.loads(line)
-        date = dt.date.fromisoformat(rec["date"][:10]) if rec.get("date") else None
-        for n in range(REPRINTS):
-            v = make_version(rec["title"], rec["body"], rec.get("language") or "en", rng)
-            out.append(
-                json.dumps(
-                    {
-                        **rec,
-                        "id": f"{rec['id']}-reprint{n}",
-                        "url": f"https://reprint{n}.example/{rec['id']}",
-                        "original_url": rec["url"],
-                        "source": f"reprint{n}.example",
-                        "title": v.title,
-                        "body": v.body,
-                        "date": (date + dt.timedelta(days=1 + n)).isoformat() if date else None,
-                    },
-                    ensure_ascii=False,
-                )
-            )
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +47,6 @@ def stories_of(index_dir: Path) -> dict[str, str]:
     """Return {article id: story id} from the served generation's saved story index."""
     gen = IndexLocation(index_dir).current()
     return StoryIndex.load(gen.path, jobs.STORY_PARAMS).assignments()
-
-
-def map_of(index_dir: Path) -> dict[str, list[str]]:
-    """Return the served generation's story map as {story id: member ids in time order}."""
-    gen = IndexLocation(index_dir).current()
-    smap = storymap._read(gen.path / storymap.STORY_MAP)
-    assert smap is not None
-    ix = whoosh_index.open_dir(str(gen.path))
-    with ix.searcher() as s:
-        return {story.id: [s.stored_fields(d)["id"] for d in story.docs] for story in smap._stories}
 
 
 def test_update_joins_and_leaves_like_rebuild(tmp_path: Path, lines: list[str]) -> None:
@@ -141,30 +107,7 @@ def test_update_rebuilds_a_broken_story_file(
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> Path:
-    root = tmp_path_factory.mktemp("stories")
-    src = root / "src"
-    src.mkdir()
-    write_lines(src / "a.jsonl", lines)
-    write_lines(src / "b.jsonl", reprints(lines))
-    jobs.rebuild([src], root / "ix")
-    return root / "ix"
-
-
-@pytest.fixture(scope="module")
-def app(index_dir: Path) -> Flask:
-    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def a_story(index_dir: Path) -> tuple[str, list[str]]:
-    """Return the story with the most versions."""
-    stories = map_of(index_dir)
-    story_id = max(stories, key=lambda k: (len(stories[k]), k))
-    return story_id, stories[story_id]
+    return story_index(tmp_path_factory.mktemp("stories"), lines)
 
 
 def test_api_collapses_and_reports_stories(client: FlaskClient, index_dir: Path) -> None:

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from functools import partial
 
 import pytest
 from bs4 import BeautifulSoup
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.indexing import build_index
+from tests import reading
+from tests.reading import query_of
 from tests.test_search import DOCS
 from web import create_app
 
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    root = tmp_path_factory.mktemp("webix")
-    build_index(root, DOCS)
-    return create_app({"INDEX_DIR": str(root), "TESTING": True})
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def soup_of(client: FlaskClient, url: str, status: int = 200) -> BeautifulSoup:
-    r = client.get(url)
-    assert r.status_code == status, r.data[:500]
-    assert r.mimetype == "text/html"
-    return BeautifulSoup(r.data, "html.parser")
-
-
-def query_of(href: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(href).query)
+INDEX_ARTICLES = DOCS  # what `app` serves (tests/conftest.py)
+soup_of = partial(reading.soup_of, mimetype="text/html")  # every page here must be HTML
 
 
 def test_home_has_search_box(client: FlaskClient) -> None:
