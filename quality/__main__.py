@@ -73,8 +73,10 @@ def build(data: Path, work: Path, seed: int, small: bool) -> dict[str, object]:
               help="Write the results as JSON here (default WORK/results-<seed>.json).")
 @click.option("--tune", is_flag=True,
               help="Tune ranking by coordinate ascent on these queries instead (use seed 1).")
+@click.option("--tune-only", default="", metavar="NAMES",
+              help="With --tune: only these parameters of quality/tune.py's GRID (comma list).")
 def main(data: Path, work: Path, seed: int, query_seed: int, engines: str, small: bool,
-         out: Path | None, tune: bool) -> None:
+         out: Path | None, tune: bool, tune_only: str) -> None:
     """Known-item relevance: Dateline vs SQLite FTS5 vs Tantivy on the shared collections."""
     if not (data / "collections").is_dir():
         sys.exit(f"no collections under {data} (the shared data folder)")
@@ -93,7 +95,8 @@ def main(data: Path, work: Path, seed: int, query_seed: int, engines: str, small
 
         pool = SearcherPool(IndexLocation(work / "index"))
         with pool.searcher() as (s, _gen):
-            ascend(s, queries, echo=lambda line: click.echo(line, err=True))
+            ascend(s, queries, echo=lambda line: click.echo(line, err=True),
+                   only=[n.strip() for n in tune_only.split(",") if n.strip()])
         return
 
     wanted = [e.strip() for e in engines.split(",") if e.strip()]

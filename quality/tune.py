@@ -70,12 +70,16 @@ GRID: dict[str, tuple[float | str | bool, ...]] = {
     "title_b": (0.0, 0.3, 0.5, 0.75),
     "proximity": (0.0, 0.5, 1.0, 2.0, 4.0),
     "slop": (2.0, 4.0, 6.0, 10.0, 20.0),
+    "exact": (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5),
 }
 
 
 def ascend(searcher: Searcher, queries: list[KnownItem], rounds: int = 1,
-           echo: Callable[[str], None] = print) -> tuple[Weights, ranking.Ranking]:
-    """Coordinate ascent over GRID from the current defaults; return the best setting."""
+           echo: Callable[[str], None] = print, only: Iterable[str] = ()
+           ) -> tuple[Weights, ranking.Ranking]:
+    """Coordinate ascent over GRID (or its `only` parameters) from the current defaults;
+    return the best setting."""
+    grid = {k: v for k, v in GRID.items() if k in set(only)} if only else GRID
     weights: Weights = dict(TEXT_FIELDS)
     rank = ranking.DEFAULT
 
@@ -85,7 +89,7 @@ def ascend(searcher: Searcher, queries: list[KnownItem], rounds: int = 1,
     best = score(weights, rank)
     echo(f"start: weights {weights}, {rank}: MRR@10 {best:.4f}")
     for _ in range(rounds):
-        for name, values in GRID.items():
+        for name, values in grid.items():
             for v in values:
                 w, r = dict(weights), rank
                 if name in w:

@@ -15,6 +15,9 @@ The term function depends on the fields' language (see `search.languages`):
   Snowball stemmer (NLTK; PyStemmer for Turkish, which NLTK lacks) and folded; its other
   words are analysed as in the shared fields.
 
+Beside the terms, `exact_form` gives a word as written, only folded (Arabic: normalised,
+not stemmed), for the exact-form fields that ranking alone reads (`search.schema.ExactText`).
+
 Per-token work is memoised because news vocabularies repeat heavily; an unbounded-ish
 LRU is much faster than Whoosh's own LFU stem cache (see
 ../shared/notes/whoosh-performance.md).
@@ -250,6 +253,54 @@ def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     return out
 
 
+@lru_cache(maxsize=1 << 18)
+def exact_form(word: str) -> str | None:
+    """Return a word as written, only folded, or None: the exact-form term.
+
+    The `*_exact` fields (`search.schema.ExactText`) hold these, so ranking can prefer
+    an article with the query's own form of a word (`negotiations`, `المفاوضات`) over
+    one with only another inflection. Case, accents and Turkish i are folded as
+    everywhere; Arabic gets its normalisation (`search.arabic.normalize`), not its stem.
+
+    None for stop words, words with digits (never stemmed) and words that are their
+    own stem in the shared fields' analysis (`gaza`, `talk`): only the forms that
+    stemming changes are kept. Boosting the bare forms too cost `entity` queries
+    (names are mostly bare forms) and they are a third of the postings (quality/
+    RESULTS.md). The rule depends on the form alone, the same for every language
+    (the fields are shared), so index and query always agree.
+    """
+    if script(word) == ARABIC:
+        w = arabic.normalize(word)
+        if not w.isalpha() or w in arabic.STOP_WORDS:
+            return None
+    else:
+        w = fold(word)
+        if not w.isalpha() or w in ENGLISH or (script(w) == CYRILLIC and w in _STOP["ru"]):
+            return None
+    stem = _generic(w)  # uncached: indexing calls this once per distinct word already
+    return None if stem is None or stem == w else w
+
+
+# Token -> exact form memo for `index_exact`, bounded like `_INDEX_MEMO`.
+_EXACT_MEMO: dict[str, str | None] = {}
+
+
+def index_exact(text: str) -> set[str]:
+    """Return the exact-form terms of `text`, as `make_exact_analyzer` indexes them."""
+    memo = _EXACT_MEMO
+    out: set[str] = set()
+    for word in _TOKEN_RE.findall(text):
+        if word in memo:
+            found = memo[word]
+        else:
+            if len(memo) >= INDEX_MEMO_SIZE:
+                memo.clear()
+            found = memo[word] = exact_form.__wrapped__(word)
+        if found is not None:
+            out.add(found)
+    return out
+
+
 def terms(text: str, lang: str = GENERIC) -> list[str]:
     """Analyse a text into query terms (for tests, spelling and debugging)."""
     out = []
@@ -319,3 +370,28 @@ class TermFilter(Filter):
 def make_analyzer(lang: str = GENERIC) -> Analyzer:
     """Return the analyzer of the full-text fields of one language (default: the shared ones)."""
     return RegexTokenizer(TOKEN_PATTERN) | TermFilter(lang)
+
+
+class ExactFilter(Filter):
+    """Whoosh filter applying `exact_form`: the exact-form fields' analysis (ranking only).
+
+    Module-level class because Whoosh pickles the analyzer into the index.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExactFilter)
+
+    def __hash__(self) -> int:
+        return hash(ExactFilter)
+
+    def __call__(self, tokens: Iterable[Token]) -> Iterator[Token]:  # type: ignore[override]
+        for t in tokens:
+            form = exact_form(t.text)
+            if form is not None:
+                t.text = form
+                yield t
+
+
+def make_exact_analyzer() -> Analyzer:
+    """Return the analyzer of the exact-form fields (`title_exact`, `body_exact`)."""
+    return RegexTokenizer(TOKEN_PATTERN) | ExactFilter()

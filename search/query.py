@@ -24,7 +24,7 @@ from whoosh import query as wq
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from search.analysis import fold, term_for
+from search.analysis import TOKEN_PATTERN, exact_form, fold, term_for
 from search.errors import QueryError
 from search.languages import GENERIC, SUPPORTED, query_language
 from search.schema import ALL_TEXT_FIELDS, FIELD_ALIASES, TEXT_FIELDS, build_schema, text_fields
@@ -104,11 +104,39 @@ class LanguageOr(wq.Or):
     """The readings of one query in several languages' fields, any of which may match."""
 
 
+_TOKEN_RE = re.compile(TOKEN_PATTERN)
+
+
+def exact_of(q: wq.Query) -> str | None:
+    """Return the exact form (`analysis.exact_form`) of the word a full-text term was read
+    from, or None when unknown (a term not from one query word, or built elsewhere)."""
+    return getattr(q, "exact", None)
+
+
+class _Parser(qparser.QueryParser):
+    """Remembers on each full-text `Term` the word it was read from, as its exact form.
+
+    The stem alone cannot tell `negotiations` from `negotiating`; ranking uses the form
+    (search/ranking.py, `Ranking.exact`). An attribute, not a Term subclass, so every
+    consumer of plain Terms (match sets, highlighting) sees the same query as before.
+    """
+
+    def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True,  # type: ignore[no-untyped-def]
+                   removestops=True):
+        q = super().term_query(fieldname, text, termclass, boost, tokenize, removestops)
+        if type(q) is wq.Term and fieldname in ALL_TEXT_FIELDS and isinstance(text, str):
+            words = _TOKEN_RE.findall(text)
+            if len(words) == 1:
+                form = exact_form(words[0])
+                if form is not None:
+                    q.exact = form  # type: ignore[attr-defined]
+        return q
+
+
 def _make_parser(lang: str = GENERIC) -> qparser.QueryParser:
     fields = text_fields(lang)
-    parser = qparser.MultifieldParser(
-        list(fields), _schema(), fieldboosts=fields, group=qparser.AndGroup
-    )
+    parser = _Parser(None, _schema(), group=qparser.AndGroup)  # as MultifieldParser does
+    parser.add_plugin(qparser.MultifieldPlugin(list(fields), fieldboosts=fields))
     if lang != GENERIC:
         # `title:x` means this language's title field when reading the query in it.
         aliases = {field: [kind] for field, (kind, of) in ALL_TEXT_FIELDS.items() if of == lang}

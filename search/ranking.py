@@ -7,6 +7,11 @@ quality/README.md) on English and Arabic news; change them only with that evalua
   `search.schema.TEXT_FIELDS`. A field's average length is taken over the articles whose
   text is in that language's fields, not over the whole index: German articles' `body_de`
   is not "long" just because most articles have no German body.
+- A word's exact form (as typed, only folded; only forms that stemming changes, see
+  `analysis.exact_form`) in the title or body adds `Ranking.exact` times that field's
+  weight to the word's BM25F sum, where the word's stem already matched: of two articles
+  with `negotiations`/`negotiating`, the one with the query's form ranks first, while the
+  stem still decides what matches.
 - A query of several plain words gets a bonus for articles whose title has them
   (nearly) together, the way people remember a headline.
 - `recency` multiplies a score by a factor that halves its distance to `RECENCY_FLOOR`
@@ -23,15 +28,24 @@ from typing import Any
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.collectors import WrappingCollector
-from whoosh.matching import NullMatcher, UnionMatcher, WrappingMatcher
+from whoosh.matching import (
+    AndMaybeMatcher,
+    NullMatcher,
+    ReadTooFar,
+    UnionMatcher,
+    WrappingMatcher,
+)
 from whoosh.scoring import WeightLengthScorer, WeightScorer
 from whoosh.searching import Results, Searcher
 from whoosh.util import make_binary_tree
 
 from search import limits
 from search.languages import GENERIC
-from search.query import LanguageOr
-from search.schema import ALL_TEXT_FIELDS, text_field
+from search.query import LanguageOr, exact_of
+from search.schema import ALL_TEXT_FIELDS, EXACT_FIELDS, text_field
+
+# Exact-form field -> the kind of text it holds (its `b`).
+EXACT_KINDS = {field: kind for kind, field in EXACT_FIELDS.items()}
 
 RECENCY_FLOOR = 0.5
 
@@ -59,6 +73,12 @@ class Ranking:
     # weighted, length-normalised frequencies over the fields, then saturate once with
     # k1, instead of adding one saturated BM25 score per field (Whoosh's way).
     bm25f: bool = True
+    # Weight of a word's exact form (`search.schema.EXACT_FIELDS`), as a share of the
+    # weight of the field it is in (0: off). BM25F only. Tuned on query seed 1 (quality/
+    # RESULTS.md): 1 / 2 / 3 / 4 raise `words` MRR@10 by .011 / .023 / .029 / .031 over
+    # 0, `entity` within .002; 3 is where the gain levels off.
+    exact: float = 3.0
+    exact_kinds: tuple[str, ...] = ("title", "body")
 
     def b(self, kind: str) -> float:
         return float(getattr(self, f"{kind}_b", 0.75))
@@ -158,7 +178,7 @@ class _PseudoFrequency(LanguageBM25F):
         limits.checkpoint()
         if not searcher.schema[fieldname].scorable:
             return WeightScorer.for_(searcher, fieldname, text)
-        kind, _lang = ALL_TEXT_FIELDS.get(fieldname, (fieldname, GENERIC))
+        kind = EXACT_KINDS.get(fieldname) or ALL_TEXT_FIELDS.get(fieldname, (fieldname, ""))[0]
         return _TfScorer(searcher, fieldname, text, self.ranking.b(kind),
                          _avg_length(searcher.get_parent(), fieldname))
 
@@ -195,12 +215,36 @@ class _Saturated(WrappingMatcher):
         return self.idf * s * (self.k1 + 1) / (self.k1 + s)
 
 
-class WordGroup(wq.Or):
-    """One word searched in one language's fields, scored as BM25F (see `Ranking.bm25f`)."""
+class _Optional(AndMaybeMatcher):
+    """`AndMaybeMatcher` whose `skip_to` keeps `b` on `a`'s document.
 
-    def __init__(self, subqueries: Sequence[wq.Query], ranking: Ranking) -> None:
+    Whoosh's skips `b` to the id asked for, not to where `a` landed, so inside an
+    intersection `b` could lag behind `a` and its score be lost.
+    """
+
+    def skip_to(self, id: int) -> bool:  # type: ignore[override]  # Whoosh's returns bool too
+        a, b = self.a, self.b
+        if not a.is_active():
+            raise ReadTooFar
+        ra = a.skip_to(id)
+        rb = False
+        if a.is_active() and b.is_active():
+            rb = b.skip_to(a.id())
+        return bool(ra or rb)
+
+
+class WordGroup(wq.Or):
+    """One word searched in one language's fields, scored as BM25F (see `Ranking.bm25f`).
+
+    `exact` holds the word's exact-form terms (`Ranking.exact`): they add to the sum
+    only in documents the stemmed terms match, so they never change what matches.
+    """
+
+    def __init__(self, subqueries: Sequence[wq.Query], ranking: Ranking,
+                 exact: Sequence[wq.Term] = ()) -> None:
         super().__init__(list(subqueries))
         self.ranking = ranking
+        self.exact = tuple(exact)
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         context = context or searcher.context()
@@ -211,19 +255,40 @@ class WordGroup(wq.Or):
         ms = [m for m in ms if m.is_active()]
         if not ms:
             return NullMatcher()
+        matcher = make_binary_tree(UnionMatcher, ms)
+        exact = [q.matcher(searcher, sub) for q in self.exact
+                 if q.fieldname in searcher.schema]  # an index from before the fields
+        exact = [m for m in exact if m.is_active()]
+        if exact:
+            matcher = _Optional(matcher, make_binary_tree(UnionMatcher, exact))
         top = searcher.get_parent()
         terms = [q for q in self.subqueries if isinstance(q, wq.Term)]
         lang = ALL_TEXT_FIELDS[terms[0].fieldname][1]
         df = max(top.doc_frequency(q.fieldname, q.text) for q in terms)
         n = top.doc_frequency("analyzed_as", lang) or top.doc_count_all()
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        return _Saturated(make_binary_tree(UnionMatcher, ms), idf, self.ranking.k1)
+        return _Saturated(matcher, idf, self.ranking.k1)
 
 
 def _pseudo(ranking: Ranking) -> _PseudoFrequency:
     if ranking not in _PSEUDO:
         _PSEUDO[ranking] = _PseudoFrequency(ranking)
     return _PSEUDO[ranking]
+
+
+def _exact_terms(children: Sequence[wq.Term], ranking: Ranking) -> list[wq.Term]:
+    """Return the exact-form terms of one word's group, each weighted `ranking.exact`
+    times its kind's term (so field weights set by the query, or by tuning, carry over)."""
+    form = exact_of(children[0])
+    if ranking.exact <= 0 or form is None:
+        return []
+    out = []
+    for c in children:
+        kind = ALL_TEXT_FIELDS[c.fieldname][0]
+        field = EXACT_FIELDS.get(kind)
+        if field is not None and kind in ranking.exact_kinds and exact_of(c) == form:
+            out.append(wq.Term(field, form, boost=c.boost * ranking.exact))
+    return out
 
 
 def as_bm25f(q: wq.Query, ranking: Ranking = DEFAULT) -> wq.Query:
@@ -237,7 +302,7 @@ def as_bm25f(q: wq.Query, ranking: Ranking = DEFAULT) -> wq.Query:
         ):
             langs = {ALL_TEXT_FIELDS[c.fieldname][1] for c in children}
             if len(langs) == 1 and len({c.text for c in children}) == 1:
-                return WordGroup(children, ranking)
+                return WordGroup(children, ranking, _exact_terms(children, ranking))
         return node
 
     return q.accept(fix)

@@ -8,17 +8,24 @@ from typing import Any, cast
 
 from whoosh.analysis import RegexTokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
-from whoosh.formats import Positions
+from whoosh.formats import Existence, Positions
 
-from search.analysis import ANALYSIS_VERSION, index_positions, make_analyzer
+from search.analysis import (
+    ANALYSIS_VERSION,
+    index_exact,
+    index_positions,
+    make_analyzer,
+    make_exact_analyzer,
+)
 from search.languages import GENERIC, OWN_FIELDS, analysis_language
 from search.models import Article
 
 # Bump on any change to fields or analysis: `update` must then refuse and ask
 # for a rebuild, because old segments would answer queries differently.
 # Fields version 2 added the exact, multi-valued `author` facet field; 3 the
-# per-language text fields and `analyzed_as`.
-FIELDS_VERSION = 3
+# per-language text fields and `analyzed_as`; 4 the exact-form fields `title_exact` and
+# `body_exact` (and 3's fast-path `AnalyzedText`, which changed the pickled schema).
+FIELDS_VERSION = 4
 SCHEMA_VERSION = f"{FIELDS_VERSION}.{ANALYSIS_VERSION}"
 
 # Full-text fields searched when the query names no field, with their weights.
@@ -37,6 +44,11 @@ def text_field(kind: str, lang: str = GENERIC) -> str:
 def text_fields(lang: str = GENERIC) -> dict[str, float]:
     """Return one language's full-text fields with their weights."""
     return {text_field(kind, lang): weight for kind, weight in TEXT_FIELDS.items()}
+
+
+# Kinds of text whose inflected words are also indexed as written (only folded), for
+# ranking: kind -> field. One field per kind for every language; see `ExactText`.
+EXACT_FIELDS = {"title": "title_exact", "body": "body_exact"}
 
 
 # Every full-text field -> (kind, language).
@@ -91,6 +103,32 @@ class AnalyzedText(TEXT):
         ]
 
 
+class ExactText(TEXT):
+    """Words as written (folded, not stemmed), present or not: a ranking signal.
+
+    Only words that stemming changes (`analysis.exact_form`): a word that is its own
+    stem has no other form to be told apart from.
+
+    An exact-form term never decides whether an article matches (the stemmed fields
+    do); search/ranking.py adds it to the BM25F sum of the word it came from, so an
+    article with the query's own form of a word ranks above one with only another
+    inflection. Presence only (Whoosh's `Existence`: no frequencies, no positions)
+    and no stored text keep it small; a document's length here is its number of
+    distinct words. Indexed through `analysis.index_exact`, the analyzer's terms at
+    less cost.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(analyzer=make_exact_analyzer(), phrase=False, **kwargs)
+        self.format = Existence(field_boost=1.0)
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            return super().index(value, **kwargs)
+        boost = cast(Existence, self.format).field_boost
+        return [(term.encode("utf-8"), 1, boost, b"") for term in index_exact(value)]
+
+
 def build_schema() -> Schema:
     """Return the schema: stemmed text, exact sortable facets, a sortable date."""
     own = {
@@ -125,6 +163,7 @@ def build_schema() -> Schema:
         month=ID(sortable=True),
         # Whose fields hold the text: `en` (the shared ones) or a language of OWN_FIELDS.
         analyzed_as=ID(stored=True),
+        **{field: ExactText() for field in EXACT_FIELDS.values()},
         **own,
     )
 
@@ -134,7 +173,8 @@ def to_document(a: Article) -> dict[str, Any]:
 
     The text is always stored in `title`, `summary` and `body`; it is indexed there too
     unless the article's language has fields of its own (`search.languages`), which
-    then index it with that language's analyzer.
+    then index it with that language's analyzer. Title and body are also indexed as
+    written in the language-independent `EXACT_FIELDS`.
     """
     lang = analysis_language(a.language)
     doc: dict[str, Any] = {
@@ -155,6 +195,10 @@ def to_document(a: Article) -> dict[str, Any]:
             doc[f"_stored_{kind}"] = doc[kind]
             doc[text_field(kind, lang)] = doc[kind]
             doc[kind] = ""  # stored from `_stored_<kind>`, indexed in the language's field
+    # The same string objects as above: a document pickled to a writer process
+    # carries each text once.
+    doc[EXACT_FIELDS["title"]] = a.title
+    doc[EXACT_FIELDS["body"]] = a.body
     if a.source:
         doc["source"] = a.source
         doc["source_text"] = a.source

@@ -53,9 +53,13 @@ def _lengths(reader: IndexReader, field: str) -> np.ndarray:
         return found
     out = np.zeros(reader.doc_count_all(), dtype=np.float64)
     for leaf, base in reader.leaf_readers():
-        get = leaf.doc_field_length
+        # The per-field accessor resolves the length column once, not per document (a
+        # segment without the field would otherwise look for its column 57k times).
+        perdoc = getattr(leaf, "_perdoc", None)
+        get = perdoc.doc_field_length_reader(field, 1) if perdoc is not None \
+            else lambda d, leaf=leaf: leaf.doc_field_length(d, field, 1)
         n = leaf.doc_count_all()
-        out[base:base + n] = [get(d, field, 1) or 0 for d in range(n)]
+        out[base:base + n] = [get(d) or 0 for d in range(n)]
     with _LOCK:
         _LENGTHS.setdefault(reader, {})[field] = out
     return out
@@ -140,6 +144,16 @@ class _Scorer:
             present[ids] = True
         if not present.any():
             return s, present
+        for t in q.exact:  # exact forms: only where the stem matched (never a new match)
+            field = t.fieldname
+            if field not in schema or (field, schema[field].to_bytes(t.text)) not in self.reader:
+                continue
+            b = q.ranking.b(ranking.EXACT_KINDS[field])
+            ids, tf = _postings(self.reader, field, t.text)
+            keep = present[ids]
+            ids, tf = ids[keep], tf[keep]
+            fl = _lengths(self.reader, field)[ids]
+            s[ids] += t.boost * tf / (1 - b + b * fl / ranking._avg_length(top, field))
         lang = ALL_TEXT_FIELDS[terms[0].fieldname][1]
         df = max(top.doc_frequency(t.fieldname, t.text) for t in terms)
         n = top.doc_frequency("analyzed_as", lang) or top.doc_count_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 from search.analysis import (
     ARABIC,
@@ -109,3 +110,83 @@ def test_documents_go_to_their_language_fields() -> None:
     en = to_document(Article(id="b", title="Talks", body="Body", language="en"))
     assert en["title"] == "Talks" and "title_tr" not in en and en["analyzed_as"] == "en"
     assert all(name in schema for name in tr if not name.startswith("_"))
+
+
+def test_exact_forms_fold_but_do_not_stem() -> None:
+    from search.analysis import exact_form
+
+    assert exact_form("Negotiations") == "negotiations" != exact_form("negotiating")
+    assert exact_form("İSTANBULS") == exact_form("istanbuls") == "istanbuls"
+    assert exact_form("TÜRKİYE") == exact_form("Türkiye") == "turkiye"
+    assert exact_form("MÜZAKERELER") == exact_form("müzakereler") == "muzakereler"
+    # Arabic: normalised (vowel marks, hamza forms, taa marbuta), prefixes kept.
+    assert exact_form("المُفاوَضات") == "المفاوضات" != exact_form("مفاوضات") == "مفاوضات"
+    assert exact_form("المدرسة") == "المدرسه"
+    assert exact_form("the") is None and exact_form("في") is None
+    # A word that is its own stem, or has digits (never stemmed), has no other form to
+    # tell apart from in the shared fields: nothing is kept for it.
+    assert exact_form("gaza") is None and exact_form("talk") is None
+    assert exact_form("Kalın") is None and exact_form("أحمد") is None
+    assert exact_form("2024") is None and exact_form("x1") is None
+
+
+def test_exact_fields_index_what_their_analyzer_gives() -> None:
+    from whoosh.fields import TEXT
+    from whoosh.formats import Existence
+
+    from search.analysis import index_exact, make_exact_analyzer
+    from search.schema import EXACT_FIELDS, ExactText
+
+    reference = TEXT(analyzer=make_exact_analyzer(), phrase=False)
+    reference.format = Existence(field_boost=1.0)  # presence only, as ExactText
+    fast = ExactText()
+    texts = [
+        "Türkiye'nin müzakereleri: Dışişleri Bakanı İstanbul'da MÜZAKERELERDE konuştu.",
+        "The Security Council's negotiations on Gaza resumed; Negotiations, said the end.",
+        "وقالت الحكومة إن المفاوضات والمفاوضات الجارية مع الأطراف ستستمر، ولكن بشروط.",
+        "Москва заявила о переговорах; Κυβέρνηση 政府 the the a 2024 x1 É é e\u0301",
+        "",
+    ]
+    for text in texts:
+        assert sorted(fast.index(text)) == sorted(reference.index(text)), text
+    assert index_exact("Negotiations and the negotiations in 2024") == {"negotiations"}
+    schema = build_schema()
+    assert type(schema["body_exact"].format) is Existence
+    assert not schema["body_exact"].stored
+    tr = to_document(Article(id="a", title="Müzakereler", body="Gövde", language="tr"))
+    assert tr[EXACT_FIELDS["title"]] == "Müzakereler" and tr[EXACT_FIELDS["body"]] == "Gövde"
+
+
+def test_query_words_carry_their_exact_form() -> None:
+    from whoosh import query as wq
+
+    from search.query import exact_of, parse
+
+    q = parse('Negotiations title:Gaza "oil price" negot* المفاوضات', ["en", "tr"]).query
+    found = {(leaf.fieldname, exact_of(leaf)) for leaf in q.leaves()}
+    assert ("body", "negotiations") in found and ("body_tr", "negotiations") in found
+    assert ("title", None) in found and ("body", "المفاوضات") in found  # gaza: its own stem
+    assert {form for _f, form in found} == {"negotiations", "المفاوضات", None}
+    assert all(exact_of(leaf) is None for leaf in q.leaves() if type(leaf) is not wq.Term)
+
+
+def test_exact_fields_index_what_their_analyzer_gives_on_real_articles(shared_data: Path
+                                                                       ) -> None:
+    import gzip
+    import itertools
+    import json
+
+    from whoosh.fields import TEXT
+    from whoosh.formats import Existence
+
+    from search.analysis import make_exact_analyzer
+
+    reference = TEXT(analyzer=make_exact_analyzer(), phrase=False)
+    reference.format = Existence(field_boost=1.0)
+    fast = build_schema()["body_exact"]
+    for name in ("news9", "saudinewsnet", "reuters21578"):
+        with gzip.open(shared_data / "collections" / f"{name}.jsonl.gz", "rt",
+                       encoding="utf-8") as f:
+            for line in itertools.islice(f, 40):
+                body = json.loads(line).get("body") or ""
+                assert sorted(fast.index(body)) == sorted(reference.index(body))

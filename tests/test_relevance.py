@@ -98,3 +98,72 @@ def test_recency_boost_puts_the_newer_of_equal_matches_first(tmp_path: Path) -> 
     assert len({round(score, 6) for score, _ in plain}) == 1  # same text, same score
     assert order == ["new", "old", "undated"]
     assert boosted[0][0] == pytest.approx(plain[0][0])  # the newest keeps its full score
+
+
+def _exact_pool(tmp_path: Path) -> SearcherPool:
+    # Pairs of articles alike but for the form of one word (same length, same stem).
+    articles = [
+        Article(id="en-ing", title="Port report", body="Officials were negotiating a deal today."),
+        Article(id="en-ions", title="Port report", body="Officials were in negotiations a deal today."),
+        Article(id="ar-def", title="تقرير", body="استمرت المفاوضات في الرياض اليوم"),
+        Article(id="ar-bare", title="تقرير", body="استمرت مفاوضات في الرياض اليوم"),
+        Article(id="tr-pl", title="Rapor", body="Ankara'da müzakereler sürüyor.", language="tr"),
+        Article(id="tr-loc", title="Rapor", body="Ankara'da müzakerede sürüyor.", language="tr"),
+        Article(id="other", title="Port report", body="Nothing to see."),
+    ]
+    return SearcherPool(build_index(tmp_path / "ix", articles))
+
+
+@pytest.mark.parametrize(("text", "first", "second"), [
+    ("negotiations", "en-ions", "en-ing"),
+    ("Negotiating", "en-ing", "en-ions"),
+    ("المفاوضات", "ar-def", "ar-bare"),
+    ("مفاوضات", "ar-bare", "ar-def"),
+    ("müzakereler", "tr-pl", "tr-loc"),
+    ("muzakerede", "tr-loc", "tr-pl"),
+])
+def test_the_exact_form_ranks_first_and_the_stem_still_matches(
+    tmp_path: Path, text: str, first: str, second: str
+) -> None:
+    import dataclasses
+
+    from search import SearchRequest, docsets, ranking, scores, search
+    from search.query import parse_in
+
+    pool = _exact_pool(tmp_path)
+    with pool.searcher() as (s, _gen):
+        result = search(s, SearchRequest(q=text))
+        assert [h.id for h in result.hits] == [first, second] and result.total == 2
+        # The exact form is a ranking signal only: without it the same documents match,
+        # tied (their stemmed fields are identical), and both scoring paths agree.
+        q = parse_in(s, text).query
+        matched = docsets.query_docs(s, q)
+        off = dataclasses.replace(ranking.DEFAULT, exact=0.0)
+        plain = scores.top(s, q, off, matched, None)
+        boosted = scores.top(s, q, ranking.DEFAULT, matched, None)
+        slow = ranking.search(s, q, ranking.DEFAULT, limit=None).top_n
+        assert plain is not None and boosted is not None
+        assert {d for _, d in plain} == {d for _, d in boosted} == {d for _, d in slow}
+        assert len({round(sc, 9) for sc, _ in plain}) == 1
+        assert [d for _, d in boosted] == [d for _, d in slow]
+        for (fast_score, _), (slow_score, _) in zip(boosted, slow, strict=True):
+            assert fast_score == pytest.approx(slow_score, rel=1e-9)
+        assert boosted[0][0] > plain[0][0] == pytest.approx(boosted[1][0])
+
+
+def test_exact_forms_never_add_a_match(tmp_path: Path) -> None:
+    # The exact-form fields are shared by every language, but a word's exact form only
+    # counts where its stem matched in the reading's own fields: read as English,
+    # "negotiations" does not find a German article that has the word.
+    from search import SearchRequest, search
+
+    articles = [
+        Article(id="de", title="Gespräche", body="Die negotiations laufen.", language="de"),
+        Article(id="en", title="Talks", body="The negotiations went on."),
+    ]
+    pool = SearcherPool(build_index(tmp_path / "ix", articles))
+    with pool.searcher() as (s, _gen):
+        assert [h.id for h in search(s, SearchRequest(q="negotiations", lang="en")).hits] \
+            == ["en"]
+        assert search(s, SearchRequest(q="talks negotiations", lang="de")).total == 0
+        assert {h.id for h in search(s, SearchRequest(q="negotiations")).hits} == {"de", "en"}
