@@ -73,6 +73,14 @@ progress_option = click.option(
 def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add the distributed-ingest flags (optional Dask extra: `make cluster-deps`)."""
     f = click.option(
+        "--shard-procs",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="With --workers/--cluster: processes writing each shard (for workers with spare "
+        "cores; same index, more memory).",
+    )(f)
+    f = click.option(
         "--merge-shards",
         is_flag=True,
         help="With --workers/--cluster: merge the shards into one segment (slower publish).",
@@ -100,23 +108,74 @@ def _rebuild_job(
     index_dir: str,
     wait: float,
     job: str,
-    cluster: tuple[int | None, str | None, int | None, bool],
-) -> Callable[[Progress], JobReport]:
-    """Return the rebuild to run: in this process, or on a Dask cluster."""
-    workers, address, partitions, merge = cluster
+    cluster: tuple[int | None, str | None, int | None, bool, int],
+    progress: bool | None,
+) -> tuple[Callable[[Progress], JobReport], bool]:
+    """Return the rebuild to run (in this process, or on a Dask cluster), and if it counts docs."""
+    workers, address, partitions, merge, shard_procs = cluster
     if workers and address:
         raise click.UsageError("give --workers or --cluster, not both")
     if not (workers or address):
-        if partitions or merge:
-            raise click.UsageError("--partitions and --merge-shards need --workers or --cluster")
-        return lambda p: rebuild(list(sources), index_dir, wait=wait, progress=p, job=job)
+        if partitions or merge or shard_procs > 1:
+            raise click.UsageError(
+                "--partitions, --merge-shards and --shard-procs need --workers or --cluster"
+            )
+        return lambda p: rebuild(list(sources), index_dir, wait=wait, progress=p, job=job), True
     from indexer.distributed import ClusterOptions, rebuild_distributed
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    options = ClusterOptions(workers=workers, address=address, partitions=partitions, merge=merge)
-    return lambda p: rebuild_distributed(
-        list(sources), index_dir, options, wait=wait, progress=p, job=job
+    options = ClusterOptions(
+        workers=workers,
+        address=address,
+        partitions=partitions,
+        merge=merge,
+        shard_procs=shard_procs,
     )
+
+    def run(p: Progress) -> JobReport:
+        bars = _PartitionBars(_shows(progress))
+        try:
+            return rebuild_distributed(
+                list(sources), index_dir, options, wait=wait, progress=p, job=job,
+                on_partition=bars,
+            )  # fmt: skip
+        finally:
+            bars.close()
+
+    return run, False
+
+
+class _PartitionBars:
+    """Show partitions done of total per phase, documents and failed (retried) attempts."""
+
+    def __init__(self, show: bool) -> None:
+        self.show = show
+        self.phase: str | None = None
+        self.bar: Any = None
+
+    def __call__(self, p: Any) -> None:  # a distributed.PartitionProgress
+        if p.phase != self.phase:
+            self.close()
+            self.phase = p.phase
+            self.bar = tqdm(
+                total=p.total, desc=p.phase, unit=" partitions", disable=not self.show,
+                file=sys.stderr, dynamic_ncols=True,
+            )  # fmt: skip
+        self.bar.set_postfix(docs=p.docs, failures=p.failures, refresh=False)
+        self.bar.update(p.done - self.bar.n)
+        # Drawn at every step (a task completes every few seconds at most), so the line
+        # never lags the last completion as tqdm's rate limiting otherwise allows.
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _shows(progress: bool | None) -> bool:
+    """Show progress bars on a terminal, or when asked with --progress."""
+    return sys.stderr.isatty() if progress is None else progress
 
 
 def _print_report(report: JobReport) -> None:
@@ -160,10 +219,13 @@ def _print_changes(report: JobReport) -> None:
 
 
 def _run_job(
-    run: Callable[[Progress], JobReport], report_path: str | None, progress: bool | None
+    run: Callable[[Progress], JobReport],
+    report_path: str | None,
+    progress: bool | None,
+    counts_docs: bool = True,
 ) -> JobReport:
     """Run a job with a progress bar; turn its failures into messages and exit codes."""
-    show = sys.stderr.isatty() if progress is None else progress
+    show = _shows(progress) and counts_docs  # a distributed build shows its own bars
     bar = tqdm(unit=" docs", disable=not show, file=sys.stderr, dynamic_ncols=True)
     skipped = [0]
 
@@ -213,12 +275,14 @@ def rebuild_cmd(
     cluster: str | None,
     partitions: int | None,
     merge_shards: bool,
+    shard_procs: int,
 ) -> None:
     """Build a complete new index of SOURCES (files or folders), check it and publish it."""
-    run = _rebuild_job(
-        sources, index_dir, wait, "rebuild", (workers, cluster, partitions, merge_shards)
-    )
-    _run_job(run, report_path, progress)
+    run, counts_docs = _rebuild_job(
+        sources, index_dir, wait, "rebuild",
+        (workers, cluster, partitions, merge_shards, shard_procs), progress,
+    )  # fmt: skip
+    _run_job(run, report_path, progress, counts_docs)
 
 
 @cli.command("build")
@@ -244,11 +308,13 @@ def build_cmd(
     cluster: str | None,
     partitions: int | None,
     merge_shards: bool,
+    shard_procs: int,
 ) -> None:
     """Same as `rebuild` (kept for scripts), plus --if-stale."""
-    run = _rebuild_job(
-        sources, index_dir, wait, "build", (workers, cluster, partitions, merge_shards)
-    )
+    run, counts_docs = _rebuild_job(
+        sources, index_dir, wait, "build",
+        (workers, cluster, partitions, merge_shards, shard_procs), progress,
+    )  # fmt: skip
     location = IndexLocation(index_dir)
     if if_stale and not is_stale(location, list(sources)):
         gen = location.current()
@@ -257,7 +323,7 @@ def build_cmd(
             f"generation {gen.name}); nothing to do"
         )
         return
-    _run_job(run, report_path, progress)
+    _run_job(run, report_path, progress, counts_docs)
 
 
 @cli.command("update")

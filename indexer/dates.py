@@ -28,11 +28,17 @@ _TIME = (
 )
 # A year glued to the time after it ("Nov 15, 20195:45 AM"): text dumps lose the space.
 _YEAR = r"(?P<year>\d{4})(?:\b|(?=\d{1,2}:\d{2}))"
-# "September 13,2024", "Sep. 13, 2024 10:02 am", "Nov 20 2019"
-_MDY = re.compile(rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*{_YEAR}{_TIME}", re.I)
+# "September 13,2024", "Sep. 13, 2024 10:02 am", "Nov 20 2019". Between day and year
+# "(?:\s*,)?\s*", not "\s*,?\s*": two spaces patterns around an optional comma split a long
+# run of spaces every possible way before failing (quadratic: a date with 100,000 spaces
+# took over a minute of CPU). The same in _DMY.
+_MDY = re.compile(
+    rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*,)?\s*{_YEAR}{_TIME}", re.I
+)
 # "13 September 2024", "Wednesday 20 November 2019 9:22 am", "3. May 2024"
 _DMY = re.compile(
-    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th|\.)?\s+{_MONTH}\s*,?\s+(?P<year>\d{{4}})\b{_TIME}", re.I
+    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th|\.)?\s+{_MONTH}(?:\s*,\s+|\s+)(?P<year>\d{{4}})\b{_TIME}",
+    re.I,
 )
 _ISO = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"

@@ -95,7 +95,14 @@ _NOT_AUTHOR_LABEL = re.compile(
     re.I,
 )
 _CONNECTOR = re.compile(r"^(?:by|von|par|por|and|und|et|y|og|ve|with)$", re.I)
-_SURNAME_FIRST = re.compile(r"^([A-ZÀ-Þ][\w'’-]+), ([A-ZÀ-Þ][\w'’-]*[a-zß-ÿ][\w'’-]*)$")
+# The given name must hold a lowercase letter ("Brazil, Rachel", not "SMITH, AP"); a
+# lookahead checks that, as `[\w]*[a-z][\w]*$` tried every split of a long word (quadratic).
+_SURNAME_FIRST = re.compile(r"^([A-ZÀ-Þ][\w'’-]+), ([A-ZÀ-Þ](?=[\w'’-]*?[a-zß-ÿ])[\w'’-]*)$")
+# Innermost parentheses: "[^)]*" rescanned to the end of the text from every "(" of "((((".
+_PARENTHESES = re.compile(r"\([^()]*\)")
+# A person's name with "By", roles and labels is far shorter; longer text is not one name,
+# and the role and prefix patterns would otherwise rescan it from every word.
+_MAX_AUTHOR_PART = 200
 # "Von" (and Italian "di", Dutch "door", Nordic "av"/"af") only before a capitalised word,
 # so "von der Leyen" and "di Maio" keep their particles.
 _BY_PREFIX = re.compile(
@@ -229,7 +236,10 @@ def clean_authors(values: Iterable[str | None]) -> tuple[str, ...]:
         if not value or value.startswith(("http://", "https://", "/")):
             continue
         value = _SURNAME_FIRST.sub(r"\2 \1", value)  # "Brazil, Rachel" -> "Rachel Brazil"
-        value = re.sub(r"\([^)]*\)", " ", _EMAIL.sub(" ", value))
+        # Collapse again: removed e-mails and "(...)" leave runs of spaces, and the splitter's
+        # leading "\s*" retried every run from each of its positions (quadratic: a 100,000-
+        # character "()()()..." author took 49 CPU seconds).
+        value = " ".join(_PARENTHESES.sub(" ", _EMAIL.sub(" ", value)).split())
         for part in _AUTHOR_SPLIT.split(value):
             name = _clean_author(part)
             if name and name.casefold() not in seen:
@@ -239,7 +249,7 @@ def clean_authors(values: Iterable[str | None]) -> tuple[str, ...]:
 
 
 def _clean_author(value: str) -> str | None:
-    if value.rstrip().endswith(":"):  # a label ("Autor:", "Stand:"), not a name
+    if len(value) > _MAX_AUTHOR_PART or value.rstrip().endswith(":"):  # ":": a label ("Autor:")
         return None
     value = value.strip(" \t-–—:,.·|")
     if _NOT_AUTHOR_LABEL.match(value) or _CONNECTOR.match(value) or value.startswith("@"):

@@ -1,7 +1,8 @@
-"""Text hygiene shared by every extractor: NFC, whitespace, paragraphs.
+"""Text hygiene shared by every extractor: NFC, whitespace, paragraphs, invisible characters.
 
-Every string that reaches an `Article` passes through here, so the same article yields
-the same id and content hash whichever format it came in.
+Every string that reaches an `Article` passes through here (`fields.to_article` cleans
+every field with `clean_line`), so the same article yields the same id and content hash
+whichever format it came in, and no field keeps a control or a bidi override.
 """
 
 from __future__ import annotations
@@ -11,8 +12,23 @@ import statistics
 import unicodedata
 from collections.abc import Iterable
 
-# Zero-width characters and soft hyphens carry no text; they only split words for search.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+# Soft hyphens, zero-width spaces and word joiners carry no text; they only split words
+# for search. The zero-width (non-)joiners U+200C/U+200D stay: Persian and Indic scripts
+# (and emoji sequences) need them to render words correctly.
+_ZERO_WIDTH = "\u00ad\u200b\u2060\ufeff"
+# Bidi embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI)
+# open a direction that lasts until their terminator or the end of the paragraph: in a
+# title on the results page an unterminated RLO shows the text after it backwards (a
+# spoofing vector), and real Arabic titles carry unbalanced RLEs. Dropping them leaves
+# the order to the Unicode bidi algorithm, which is right for ordinary RTL text. The
+# marks LRM, RLM and ALM (U+200E, U+200F, U+061C) stay: they are zero-width letters of one
+# direction that settle the punctuation and digits next to them in Arabic and Hebrew
+# text, reach nothing beyond, and cannot reverse letters.
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+# Other invisible format characters with no place in news text: invisible math operators,
+# deprecated shaping controls, interlinear annotation marks.
+_OTHER_FORMAT = "\u2061-\u2064\u206a-\u206f\ufff9-\ufffb"
+_INVISIBLE = re.compile(f"[{_ZERO_WIDTH}{_BIDI_CONTROLS}{_OTHER_FORMAT}]")
 # C0/C1 controls except tab and newline (which `_SPACES` and line logic handle), and lone
 # surrogates, which JSON strings can carry ("\ud800") but no UTF-8 output can.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")

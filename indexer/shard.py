@@ -13,17 +13,26 @@ schema, analyzers and writer settings).
 A JSON Lines slice reads and decodes the whole file (cheap next to indexing)
 and blanks the lines outside its slice: line numbers, which name records in
 `path` and in skip reports, stay those of the whole file.
+
+With `procs` > 1 a shard is written by that many processes (the worker and
+`procs - 1` spawned children), each writing a contiguous run of the
+partition's documents into its own sub-shard directory. The client adopts the
+sub-shards in order like any shard, so documents keep their single-process
+order (which breaks score ties); `pipeline.ParallelWriter` is not used here
+because it hands batches to whichever process is free, which reorders them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import os
 import resource
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +44,7 @@ from indexer.catalog import article_digest
 from indexer.decoding import decode_bytes, has_binary_marks
 from indexer.extract import MAX_BYTES, ExtractionError, Skipped, extract
 from indexer.partition import Partition, Piece
+from indexer.pipeline import _die_with_parent
 from indexer.sources import SourceFile, read_source
 from search.fingerprint import Fingerprint, Scheme, fingerprint
 from search.models import Article
@@ -91,10 +101,11 @@ class ShardResult:
     """A written shard and what the client needs to publish it."""
 
     partition: int
-    directory: str
+    directories: tuple[str, ...]  # sub-shards in document order (one per writing process)
     written: int
     seconds: float  # extraction and writing
     peak_rss_mb: float  # of the worker process so far (ru_maxrss)
+    child_rss_mb: float  # of its largest writing child so far (0 with one process)
     worker: str  # host:pid
 
 
@@ -116,7 +127,11 @@ def pieces_of(extracted: Extracted) -> tuple[PieceResult, ...]:
 
 
 def write_shard(
-    extracted: Extracted, drop: frozenset[str], shard_root: str, writer_limit_mb: int
+    extracted: Extracted,
+    drop: frozenset[str],
+    shard_root: str,
+    writer_limit_mb: int,
+    procs: int = 1,
 ) -> ShardResult:
     """Write the partition's articles but `drop` (copies that lose to an earlier partition).
 
@@ -127,32 +142,80 @@ def write_shard(
     """
     started = time.perf_counter()
     _test_fault(f"write-{extracted.partition}")
+    kept = [a for a in extracted.articles if a.id not in drop]
+    runs = split_runs(kept, procs)
     # A fresh directory per attempt: a retried task never meets a half-written shard,
     # and a worker presumed dead that still writes cannot touch the one that is used.
-    directory = Path(shard_root) / f"p{extracted.partition:05d}-{uuid.uuid4().hex[:8]}"
-    directory.mkdir()  # not parents: a discarded generation must stay gone
-    ix = whoosh_index.create_in(str(directory), build_schema())
-    writer = ix.writer(limitmb=writer_limit_mb)
+    attempt = uuid.uuid4().hex[:8]
+    dirs = [
+        str(Path(shard_root) / f"p{extracted.partition:05d}-{attempt}-{k:02d}")
+        for k in range(len(runs))
+    ]
+    if len(runs) == 1:
+        _write_index(dirs[0], runs[0], writer_limit_mb)
+    else:
+        _write_in_processes(dirs, runs, writer_limit_mb)
+    return ShardResult(
+        partition=extracted.partition,
+        directories=tuple(dirs),
+        written=len(kept),
+        seconds=extracted.seconds + time.perf_counter() - started,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        child_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        worker=f"{os.uname().nodename}:{os.getpid()}",
+    )
+
+
+def split_runs(articles: Sequence[Article], procs: int) -> list[list[Article]]:
+    """Cut `articles` into at most `procs` contiguous runs of similar text length, in order."""
+    if procs <= 1 or len(articles) < 2:
+        return [list(articles)]
+    weights = [len(a.body) + len(a.title) + 1 for a in articles]
+    total = sum(weights)
+    runs: list[list[Article]] = [[]]
+    acc = 0
+    for article, w in zip(articles, weights, strict=True):
+        # Start the next run once this one holds its share; never leave a run empty.
+        if runs[-1] and acc >= total * len(runs) / procs and len(runs) < procs:
+            runs.append([])
+        runs[-1].append(article)
+        acc += w
+    return runs
+
+
+def _write_in_processes(dirs: list[str], runs: list[list[Article]], limit_mb: int) -> None:
+    """Write run 0 here and the others in spawned children, all at once."""
+    if multiprocessing.current_process().daemon:
+        raise RuntimeError(
+            "--shard-procs above 1 needs Dask workers that may start processes: start them "
+            "with DASK_DISTRIBUTED__WORKER__DAEMON=False (a local --workers cluster does)"
+        )
+    # spawn, not fork: a forked child of a Dask worker inherits its threads' locks.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(runs) - 1, mp_context=ctx, initializer=_die_with_parent) as pool:
+        children = [
+            pool.submit(_write_index, d, r, limit_mb)
+            for d, r in zip(dirs[1:], runs[1:], strict=True)
+        ]
+        _write_index(dirs[0], runs[0], limit_mb)
+        for child in children:
+            child.result()  # raises what the child raised: the task fails and is retried
+
+
+def _write_index(directory: str, articles: Sequence[Article], limit_mb: int) -> None:
+    """Create a Whoosh index in `directory` holding `articles`, in order, in one writer."""
+    Path(directory).mkdir()  # not parents: a discarded generation must stay gone
+    ix = whoosh_index.create_in(directory, build_schema())
+    writer = ix.writer(limitmb=limit_mb)
     _open_every_column(writer, ix.schema)
-    written = 0
     try:
-        for article in extracted.articles:
-            if article.id not in drop:
-                writer.add_document(**to_document(article))
-                written += 1
+        for article in articles:
+            writer.add_document(**to_document(article))
     except BaseException:
         writer.cancel()
         raise
     writer.commit()
     ix.close()
-    return ShardResult(
-        partition=extracted.partition,
-        directory=str(directory),
-        written=written,
-        seconds=extracted.seconds + time.perf_counter() - started,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        worker=f"{os.uname().nodename}:{os.getpid()}",
-    )
 
 
 def _open_every_column(writer: IndexWriter, schema: Schema) -> None:

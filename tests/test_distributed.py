@@ -17,7 +17,7 @@ import itertools
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,13 @@ from indexer.report import JobReport
 from indexer.shard import TEST_FAULT_ENV
 from search import SearchRequest, search, storymap
 from search.index import IndexLocation, open_whoosh
+from search.models import Article
 from search.stories import StoryIndex
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS_JSONL = REPO / "corpus" / "data" / "newsarticles.jsonl"  # fetched by `make test` (corpus/fetch_demo.py)
+CORPUS_JSONL = (
+    REPO / "corpus" / "data" / "newsarticles.jsonl"
+)  # fetched by `make test` (corpus/fetch_demo.py)
 CORPUS_ARTICLES = REPO / "corpus" / "articles"
 QUERIES = [
     "",
@@ -63,22 +66,19 @@ def _dask_or_skip() -> Any:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
-    """A 2-process LocalCluster; drop `kill-N` / `raise-N` in the yielded folder for faults."""
-    distributed = _dask_or_skip()
+    """A 2-process LocalCluster; drop `kill-N` / `raise-N` in the yielded folder for faults.
+
+    Started as `--workers 2 --shard-procs 2` starts it (non-daemonic workers), so
+    shards may be written by several processes.
+    """
+    _dask_or_skip()
+    from indexer.distributed import ClusterOptions, connect
+
     faults = tmp_path_factory.mktemp("faults")
     saved = os.environ.get(TEST_FAULT_ENV)
     os.environ[TEST_FAULT_ENV] = str(faults)  # inherited by the worker processes
     try:
-        with (
-            distributed.LocalCluster(
-                n_workers=2,
-                processes=True,
-                threads_per_worker=1,
-                host="127.0.0.1",
-                dashboard_address=":0",
-            ) as lc,
-            distributed.Client(lc) as client,
-        ):
+        with connect(ClusterOptions(workers=2, shard_procs=2)) as client:
             yield client, faults
     finally:
         if saved is None:
@@ -115,11 +115,36 @@ def _single(sources: list[str], index_dir: Path, monkeypatch: pytest.MonkeyPatch
     return jobs.rebuild(sources, index_dir)
 
 
-def _distributed(sources: list[str], index_dir: Path, client: Any, **kw: Any) -> JobReport:
+def _distributed(
+    sources: list[str],
+    index_dir: Path,
+    client: Any,
+    on_partition: Callable[[Any], None] | None = None,
+    **kw: Any,
+) -> JobReport:
     from indexer.distributed import ClusterOptions, rebuild_distributed
 
     options = ClusterOptions(split_min_bytes=0, **kw)
-    return rebuild_distributed(sources, index_dir, options, client=client)
+    return rebuild_distributed(
+        sources, index_dir, options, client=client, on_partition=on_partition
+    )
+
+
+def _build_and_compare(
+    sources: list[str],
+    index_dir: Path,
+    client: Any,
+    reference: tuple[JobReport, dict[str, Any]],
+    *,
+    ranking: bool = True,
+    **kw: Any,
+) -> tuple[JobReport, dict[str, Any]]:
+    """Rebuild on the cluster; assert the same counts and generation as `reference`."""
+    report = _distributed(sources, index_dir, client, **kw)
+    assert _counts(report) == _counts(reference[0])
+    snap = _snapshot(index_dir)
+    _assert_same(reference[1], snap, ranking=ranking)
+    return report, snap
 
 
 def _snapshot(index_dir: Path) -> dict[str, Any]:
@@ -188,14 +213,11 @@ def test_distributed_rebuild_equals_single_process(
     tmp_path: Path,
 ) -> None:
     client, _ = cluster
-    ref_report, ref = reference
+    ref_report = reference[0]
     assert ref_report.duplicates >= 11 and ref_report.skipped  # the awkward cases are there
-    report = _distributed(sources, tmp_path, client, partitions=5)
-    assert _counts(report) == _counts(ref_report)
+    report, snap = _build_and_compare(sources, tmp_path, client, reference, partitions=5)
     assert "distributed: 5 partitions" in report.message
-    snap = _snapshot(tmp_path)
     assert snap["segments"] > 1  # served through Whoosh's multi-reader
-    _assert_same(ref, snap)
     assert sum(r["total"] for r in snap["results"].values()) > 0
     assert not (IndexLocation(tmp_path).current().path / "shards").exists()
 
@@ -207,15 +229,88 @@ def test_merged_shards_equal_single_process(
     tmp_path: Path,
 ) -> None:
     client, _ = cluster
-    report = _distributed(sources, tmp_path, client, partitions=3, merge=True)
-    assert _counts(report) == _counts(reference[0])
-    snap = _snapshot(tmp_path)
-    assert snap["segments"] == 1
     # A merge re-adds field lengths from their one-byte encodings: BM25's average
     # lengths shift, scores move by ~0.1% and close hits can swap places (5 of 24
     # top-10s at 56k articles). Documents, their order, totals and facets stay the
     # same; adopting the shards, the default, keeps the ranking too.
-    _assert_same(reference[1], snap, ranking=False)
+    _, snap = _build_and_compare(
+        sources, tmp_path, client, reference, ranking=False, partitions=3, merge=True
+    )
+    assert snap["segments"] == 1
+
+
+def test_shards_written_by_two_processes_equal_single_process(
+    cluster: tuple[Any, Path],
+    sources: list[str],
+    reference: tuple[JobReport, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """--shard-procs 2: each shard is two sub-shards of contiguous runs, adopted in order."""
+    client, _ = cluster
+    seen: list[Any] = []
+    report, snap = _build_and_compare(
+        sources, tmp_path, client, reference, partitions=2, shard_procs=2,
+        on_partition=seen.append,
+    )  # fmt: skip
+    assert "2 processes per shard" in report.message
+    assert snap["segments"] > 2  # more segments than partitions: the children wrote some
+    # Progress: each phase from 0 to 2 of 2 partitions, documents growing, no failures.
+    for phase in ("extract", "write"):
+        steps = [p for p in seen if p.phase == phase]
+        assert [(p.done, p.total) for p in steps] == [(0, 2), (1, 2), (2, 2)]
+        assert [p.docs for p in steps] == sorted(p.docs for p in steps)
+        assert all(p.failures == 0 for p in steps)
+    assert [p for p in seen if p.phase == "write"][-1].docs == report.doc_count
+    assert [p for p in seen if p.phase == "extract"][-1].docs >= report.doc_count
+
+
+def test_worker_that_cannot_see_a_path_is_named(cluster: tuple[Any, Path], tmp_path: Path) -> None:
+    """A path missing everywhere stands in for one a worker's machine does not mount."""
+    from indexer.distributed import check_worker_paths
+
+    client, _ = cluster
+    staging, source = tmp_path / "staging", tmp_path / "articles"
+    staging.mkdir()
+    source.mkdir()
+    check_worker_paths(client, staging, [str(source)])  # both visible: no error
+    gone = tmp_path / "not-mounted"
+    with pytest.raises(RuntimeError) as e:
+        check_worker_paths(client, gone, [str(source), str(gone / "src")])
+    message = str(e.value)
+    for address in client.scheduler_info()["workers"]:
+        assert f"worker {address}: cannot write the staging folder {gone}" in message
+        assert f"worker {address}: cannot read source {gone / 'src'}" in message
+    assert f"cannot read source {source} " not in message
+    assert "mounts at the same path" in message
+
+
+def test_rebuild_refuses_sources_its_workers_cannot_see(
+    cluster: tuple[Any, Path],
+    sources: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client scans a folder, which is then removed before the workers are asked:
+    what a worker without the client's mount sees. The job fails; nothing is published."""
+    from indexer import distributed as dist
+
+    client, _ = cluster
+    folder = tmp_path / "only-on-the-client"
+    shutil.copytree(sources[1], folder)
+    real_scan = dist.full_scan
+
+    def scan_then_unmount(srcs: list[str]) -> Any:
+        plan = real_scan(srcs)
+        shutil.rmtree(folder)
+        return plan
+
+    monkeypatch.setattr(dist, "full_scan", scan_then_unmount)
+    index = tmp_path / "index"
+    with pytest.raises(RuntimeError, match=rf"worker tcp://\S+: cannot read source {folder}"):
+        _distributed([str(folder)], index, client, partitions=2)
+    location = IndexLocation(index)
+    assert location.current_name() is None and location.list_generations() == []
+    assert (location.last_job() or {})["outcome"] == "failed"
 
 
 def test_update_after_distributed_rebuild_uses_its_catalog(
@@ -243,10 +338,9 @@ def test_shared_data_slice_equals_single_process(
     _backdate(pages)
     srcs = [str(pages)]
     ref_report = _single(srcs, tmp_path / "single", monkeypatch)
-    report = _distributed(srcs, tmp_path / "dist", client, partitions=4)
     assert ref_report.doc_count > 12
-    assert _counts(report) == _counts(ref_report)
-    _assert_same(_snapshot(tmp_path / "single"), _snapshot(tmp_path / "dist"))
+    reference = (ref_report, _snapshot(tmp_path / "single"))
+    _build_and_compare(srcs, tmp_path / "dist", client, reference, partitions=4)
 
 
 def test_worker_killed_mid_job_is_retried(
@@ -260,10 +354,11 @@ def test_worker_killed_mid_job_is_retried(
     # extractions it held are lost with it and Dask recomputes them elsewhere.
     (faults / "kill-extract-1").touch()
     (faults / "kill-write-2").touch()
-    report = _distributed(sources, tmp_path, client, partitions=3)
+    seen: list[Any] = []
+    _build_and_compare(sources, tmp_path, client, reference, partitions=3, on_partition=seen.append)
     assert (faults / "kill-extract-1.done").exists() and (faults / "kill-write-2.done").exists()
-    assert _counts(report) == _counts(reference[0])
-    _assert_same(reference[1], _snapshot(tmp_path))
+    # Both deaths show in the progress as failed attempts (each was run again).
+    assert seen[-1].phase == "write" and seen[-1].failures >= 2
 
 
 def test_partition_that_keeps_failing_publishes_nothing(
@@ -289,9 +384,14 @@ def test_cli_cluster_flag_builds_and_publishes(cluster: tuple[Any, Path], tmp_pa
     client, _ = cluster
     address = client.scheduler.address
     args = ["build", str(CORPUS_ARTICLES), "--index", str(tmp_path), "--cluster", address]
-    result = CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, [*args, "--shard-procs", "2", "--progress"])
     assert result.exit_code == 0, result.output
     assert "distributed: 1 partitions on 2 worker threads (1 processes)" in result.output
+    assert "2 processes per shard" in result.output
+    # The progress bars (stderr): partitions per phase, documents and failures.
+    assert "extract: 100%" in result.output and "write: 100%" in result.output
+    assert "1/1" in result.output and "docs=1, failures=0" in result.output
+    assert " docs/s]" not in result.output  # not the single-process bar
     assert IndexLocation(tmp_path).current().doc_count == 1
 
 
@@ -305,6 +405,13 @@ def test_missing_dask_names_make_cluster_deps(
     assert result.exit_code == 1
     assert "make cluster-deps" in result.output
     assert not (tmp_path / "last-job.json").exists()  # refused before taking the job
+
+
+def test_cli_refuses_shard_procs_without_a_cluster(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["rebuild", str(CORPUS_ARTICLES), "--index", str(tmp_path), "--shard-procs", "2"]
+    )
+    assert result.exit_code == 2 and "need --workers or --cluster" in result.output
 
 
 def test_cli_refuses_workers_with_cluster(tmp_path: Path) -> None:
@@ -338,6 +445,20 @@ def test_plan_keeps_order_and_covers_every_line_once(target: int) -> None:
     if target >= 4:  # sliced finely enough to balance: no partition twice the mean
         weights = [p.weight for p in plan]
         assert max(weights) <= 2 * sum(weights) / len(weights)
+
+
+@pytest.mark.parametrize("procs", [1, 2, 3, 5])
+@pytest.mark.parametrize("sizes", [[], [10], [10, 10], [1, 1, 1, 500], [300] * 7, [5, 900, 5, 5]])
+def test_split_runs_keeps_order_in_contiguous_runs(procs: int, sizes: list[int]) -> None:
+    from indexer.shard import split_runs
+
+    articles = [Article(id=str(i), title="t", body="x" * n) for i, n in enumerate(sizes)]
+    runs = split_runs(articles, procs)
+    assert [a for run in runs for a in run] == articles  # contiguous, in order, all of them
+    assert 1 <= len(runs) <= max(1, min(procs, len(articles)))
+    assert all(runs) or not articles
+    if procs > 1 and sizes == [300] * 7:
+        assert len(runs) == procs and max(map(len, runs)) - min(map(len, runs)) <= 2
 
 
 def test_plan_never_slices_small_or_non_jsonl_files() -> None:

@@ -101,9 +101,19 @@ def _record_seeds(root: Path) -> tuple[bytes, ...]:
 # --- what a well-formed result is ----------------------------------------------------------
 
 
+# Bidi embeddings, overrides and isolates reorder the text shown after them (README,
+# "Hardening"); the marks LRM/RLM/ALM and the joiners ZWJ/ZWNJ are allowed.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _bad_chars(text: str, allowed: str = "") -> list[str]:
-    """Control characters and lone surrogates: they break search, JSON and HTML output."""
-    return [c for c in text if unicodedata.category(c) in ("Cc", "Cs") and c not in allowed]
+    """Control characters, lone surrogates and bidi controls: they break search, JSON and
+    HTML output, or reorder what a reader sees."""
+    return [
+        c
+        for c in text
+        if (unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS) and c not in allowed
+    ]
 
 
 def check_article(article: Article) -> None:
@@ -121,9 +131,9 @@ def check_article(article: Article) -> None:
     one_line = [article.title, article.summary, *article.authors]
     one_line += [v for v in (article.url, article.source, article.section, article.language) if v]
     for value in one_line:
-        assert not _bad_chars(value), f"control character in {value[:80]!r}"
+        assert not _bad_chars(value), f"control or bidi character in {value[:80]!r}"
         assert value == value.strip()
-    assert not _bad_chars(article.body, allowed="\n"), "control character in body"
+    assert not _bad_chars(article.body, allowed="\n"), "control or bidi character in body"
     assert article.body or article.title
     if article.url is not None:
         assert re.match(r"https?://[^\s/]+", article.url) and not re.search(r"\s", article.url)
@@ -290,7 +300,7 @@ def line_ends(data: st.DataObject, raw: bytes) -> bytes:
 
 
 _MARKS = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-_MARKS += "\u2066\u2067\u2068\u2069\u061c\u2028\u2029"
+_MARKS += "\u2066\u2067\u2068\u2069\u061c\u2028\u2029\u2061\u206a\ufff9"
 
 
 def invisible_marks(data: st.DataObject, raw: bytes) -> bytes:
