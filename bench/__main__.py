@@ -31,6 +31,7 @@ from bench.proc import run_child
 from bench.queries import POOL_SIZE, BenchQuery, draw, pool_from_articles
 
 REPO = Path(__file__).resolve().parents[1]
+SINGLE_WRITER_ENV = "DATELINE_INDEX_WORKERS"  # indexer.pipeline.WORKERS_ENV
 DEFAULT_OUT = REPO / "bench" / "results"
 
 
@@ -61,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="allow sizes above the corpus (copies with fresh ids, shifted dates)",
     )
     p.add_argument("--skip-web", action="store_true", help="no gunicorn + wrk part")
+    p.add_argument(
+        "--no-single",
+        dest="single",
+        action="store_false",
+        help="skip the extra Dateline build with one in-process writer (DATELINE_INDEX_WORKERS=0)",
+    )
     p.add_argument("--web-seconds", type=int, default=20)
     p.add_argument("--web-warmup", type=int, default=5)
     p.add_argument("--web-connections", type=int, default=8)
@@ -120,7 +127,9 @@ class Bench:
     def __init__(self, args: argparse.Namespace, work: Path, log: Path) -> None:
         self.args, self.work, self.log = args, work, log
 
-    def child(self, task: str, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def child(
+        self, task: str, payload: dict[str, Any], env: dict[str, str] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Run one worker task in a fresh interpreter; return (its result, its usage)."""
         tag = f"{task}-{time.monotonic_ns()}"
         src, dst = self.work / f"{tag}.in.json", self.work / f"{tag}.out.json"
@@ -130,7 +139,10 @@ class Bench:
                 f"\n=== {task} {json.dumps({k: v for k, v in payload.items() if k != 'queries'})}\n"
             )
         usage = run_child(
-            [sys.executable, "-m", "bench.worker", task, str(src), str(dst)], cwd=REPO, log=self.log
+            [sys.executable, "-m", "bench.worker", task, str(src), str(dst)],
+            cwd=REPO,
+            env=None if env is None else {**os.environ, **env},
+            log=self.log,
         )
         if usage.returncode != 0 or not dst.exists():
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
@@ -181,6 +193,21 @@ class Bench:
             )
         out["totals_check"] = report.totals_check(totals["dateline"], totals["fts5"])
         out["totals"] = totals
+        if self.args.single:
+            # The comparison point of issue #8: the same job with one in-process writer.
+            single_dir = run_dir / "index-single"
+            b, bu = self.child(
+                "dateline-build",
+                {"sources": sources, "index_dir": str(single_dir)},
+                env={SINGLE_WRITER_ENV: "0"},
+            )
+            shutil.rmtree(single_dir, ignore_errors=True)
+            out["single"] = {"build": report.build_metrics(b, bu), "build_child": bu}
+            print(
+                f"    {'single':8} build {b['wall_s']:7.1f} s "
+                f"({b['indexed'] / b['wall_s']:,.0f} docs/s)",
+                flush=True,
+            )
         return out
 
     def profile(

@@ -11,6 +11,7 @@ from typing import Any
 MB = 2**20
 VARIANTS = ("full", "no_snippets", "no_facets", "bare")
 ENGINES = ("dateline", "fts5")
+SINGLE = "single"  # Dateline built with one in-process writer (builds only)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -57,6 +58,11 @@ def build_metrics(child: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any
         "peak_rss_mb": _peak(child, usage) / MB,
         "tree_rss_peak_mb": (usage["tree_peak_bytes"] or 0) / MB,
         "tree_pss_peak_mb": (usage.get("tree_pss_peak_bytes") or 0) / MB,
+        # Per process: the job's own high-water mark, and each index worker's.
+        "job_peak_rss_mb": (child.get("vm_hwm_bytes") or 0) / MB,
+        "workers_peak_rss_mb": [(b or 0) / MB for b in child.get("workers_peak_rss_bytes", [])],
+        "workers_busy_s": child.get("workers_busy_s"),
+        "workers_cpu_s": child.get("workers_cpu_s"),
         "index_mb": child["index_bytes"] / MB,
         "breakdown_s": {
             k.removesuffix("_s"): v
@@ -132,6 +138,7 @@ SUMMARY_PATHS = [
     "build.cpu_s",
     "build.peak_rss_mb",
     "build.tree_rss_peak_mb",
+    "build.job_peak_rss_mb",
     "build.index_mb",
     "query.open_ms",
     "query.peak_rss_mb",
@@ -151,6 +158,15 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         a, b = out["dateline"].get(p), out["fts5"].get(p)
         if a and b and b["median"]:
             out["ratio_dateline_to_fts5"][p] = a["median"] / b["median"]
+    single = [r[SINGLE] for r in runs if SINGLE in r]
+    if single:
+        paths = [p for p in SUMMARY_PATHS if p.startswith("build.")]
+        out[SINGLE] = {p: spread(single, p) for p in paths}
+        out["ratio_dateline_to_single"] = {}
+        for p in paths:
+            a, b = out["dateline"].get(p), out[SINGLE].get(p)
+            if a and b and b["median"]:
+                out["ratio_dateline_to_single"][p] = a["median"] / b["median"]
     return out
 
 
@@ -179,6 +195,7 @@ ROWS = [
     ("build wall, s", "build.wall_s", 1),
     ("build CPU, s", "build.cpu_s", 1),
     ("build peak RSS, MB", "build.peak_rss_mb", 0),
+    ("  job process alone, MB", "build.job_peak_rss_mb", 0),
     ("index size, MB", "build.index_mb", 0),
     ("searcher open, ms", "query.open_ms", 1),
     *(
@@ -205,14 +222,21 @@ def table(result: dict[str, Any]) -> str:
             f"{len(size['runs'])} run(s); median (min-max)"
         )
         lines.append(head)
-        lines.append(f"  {'':32} {'Dateline':>24} {'FTS5':>24} {'Dateline/FTS5':>14}")
+        single = s.get(SINGLE) or {}
+        to_single = s.get("ratio_dateline_to_single") or {}
+        extra = f" {'single writer':>20} {'Dateline/single':>15}" if single else ""
+        lines.append(f"  {'':32} {'Dateline':>24} {'FTS5':>24} {'Dateline/FTS5':>14}{extra}")
         for label, path, digits in ROWS:
             a, b = s["dateline"].get(path), s["fts5"].get(path)
             ratio = s["ratio_dateline_to_fts5"].get(path)
-            lines.append(
+            line = (
                 f"  {label:32} {_cell(a, digits):>24} {_cell(b, digits):>24} "
                 f"{(_fmt(ratio, 2) + 'x') if ratio else '-':>14}"
             )
+            if single and path in single:
+                r = to_single.get(path)
+                line += f" {_cell(single[path], digits):>20} {(_fmt(r, 2) + 'x') if r else '-':>15}"
+            lines.append(line.rstrip())
         chk = size["runs"][0].get("totals_check")
         if chk:
             lines.append(

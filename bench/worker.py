@@ -94,23 +94,32 @@ class Stopwatch:
         return timed
 
 
-def _instrument(sw: Stopwatch) -> None:
+def _instrument(sw: Stopwatch) -> list[Any]:
     """Wrap the indexer's stable seams with timers, before anything imports them by name.
 
-    read_source (file bytes, gunzip), extract (bytes -> articles, timed per yielded
-    article), to_document, and the add_document/commit of whatever writer
-    `FileIndex.writer` returns. Call before importing indexer.jobs.
+    In the job process: `open_source` (hash, check, and for whole files read and
+    gunzip), `source_items` (extraction, timed per yielded article, including the
+    streamed reading of JSON Lines), `to_document`, and the writer's `add_document`
+    and `commit`. With worker processes (`indexer.pipeline.ParallelWriter`) the job's
+    `add_document` only hands documents over (it waits when the workers are behind),
+    so indexing is what the workers report: their busy seconds, summed. Returns the
+    list the opened writers are appended to. Call before importing indexer.jobs.
     """
     import whoosh.index
 
     import indexer.extract
+    import indexer.pipeline
     import indexer.sources
     import search.schema
 
-    indexer.sources.read_source = sw.wrap("read", indexer.sources.read_source)  # type: ignore[assignment]
-    indexer.extract.extract = sw.wrap_iter("extract", indexer.extract.extract)  # type: ignore[assignment]
+    indexer.sources.open_source = sw.wrap("read", indexer.sources.open_source)  # type: ignore[assignment]
     search.schema.to_document = sw.wrap("to_document", search.schema.to_document)  # type: ignore[assignment]
+    import indexer.changes
+
+    indexer.changes.source_items = sw.wrap_iter("extract", indexer.changes.source_items)  # type: ignore[assignment]
+    writers: list[Any] = []
     make_writer = whoosh.index.FileIndex.writer
+    open_writer = indexer.pipeline.open_writer
 
     def writer(self: Any, *args: Any, **kwargs: Any) -> Any:
         w = make_writer(self, *args, **kwargs)
@@ -118,22 +127,52 @@ def _instrument(sw: Stopwatch) -> None:
         w.commit = sw.wrap("commit", w.commit)  # type: ignore[method-assign]
         return w
 
+    def opened(*args: Any, **kwargs: Any) -> Any:
+        w = open_writer(*args, **kwargs)
+        writers.append(w)
+        if isinstance(w, indexer.pipeline.ParallelWriter):
+            w.add_document = sw.wrap("handoff", w.add_document)  # type: ignore[method-assign]
+            w.commit = sw.wrap("commit", w.commit)  # type: ignore[method-assign]
+        return w
+
     whoosh.index.FileIndex.writer = writer  # type: ignore[method-assign]
+    indexer.pipeline.open_writer = opened  # type: ignore[assignment]
+    return writers
 
 
 def _breakdown(sw: Stopwatch, wall: float) -> dict[str, float]:
     s = sw.seconds
     parts: dict[str, float] = {
-        f"{k}_s": s[k] for k in ("read", "extract", "to_document", "add_document", "commit")
+        f"{k}_s": s[k]
+        for k in ("read", "extract", "to_document", "add_document", "handoff", "commit")
     }
     parts["other_s"] = max(0.0, wall - sum(parts.values()))
     return parts
 
 
+def _workers(writers: list[Any]) -> dict[str, Any]:
+    """What the index worker processes reported (none: the job indexed in-process)."""
+    stats = [st for w in writers for st in getattr(w, "stats", ())]
+    return {
+        "index_workers": len(stats),
+        "workers_busy_s": sum(st.busy_s for st in stats),
+        "workers_cpu_s": sum(st.cpu_s for st in stats),
+        "workers_docs": sum(st.docs for st in stats),
+        "workers_peak_rss_bytes": [st.peak_rss_bytes for st in stats],
+    }
+
+
 def dateline_build(args: dict[str, Any]) -> dict[str, Any]:
-    """`indexer.jobs.build(sources, index_dir)` end to end, with its stages timed."""
+    """`indexer.jobs.build(sources, index_dir)` end to end, with its stages timed.
+
+    extract_only_s: reading and extracting in the job process. index_only_s: building
+    the documents and indexing them, as one process would: `to_document` plus, with
+    worker processes, their busy seconds summed (the job's hand-over and commit waits
+    are not counted: they are the job waiting for that same work), else the writer's
+    own `add_document` and `commit`.
+    """
     sw = Stopwatch()
-    _instrument(sw)
+    writers = _instrument(sw)
     import indexer.jobs as jobs
     from search.index import IndexLocation
 
@@ -143,6 +182,7 @@ def dateline_build(args: dict[str, Any]) -> dict[str, Any]:
     wall, cpu = clock() - t0, cpu_time() - c0
     gen = IndexLocation(args["index_dir"]).current()
     parts = _breakdown(sw, wall)
+    workers = _workers(writers)
     indexed = getattr(report, "doc_count", None)
     if indexed is None:
         indexed = report.indexed
@@ -154,8 +194,14 @@ def dateline_build(args: dict[str, Any]) -> dict[str, Any]:
         "skipped": len(report.skipped),
         "files": report.files,
         **parts,
+        **workers,
         "extract_only_s": parts["read_s"] + parts["extract_s"],
-        "index_only_s": parts["to_document_s"] + parts["add_document_s"] + parts["commit_s"],
+        "index_only_s": parts["to_document_s"]
+        + (
+            workers["workers_busy_s"]
+            if workers["index_workers"]
+            else parts["add_document_s"] + parts["commit_s"]
+        ),
         "index_bytes": dir_bytes(gen.path),
         "writer_limitmb": getattr(jobs, "WRITER_LIMIT_MB", None),
     }
@@ -163,17 +209,18 @@ def dateline_build(args: dict[str, Any]) -> dict[str, Any]:
 
 def articles(sources: list[str], skipped: list[Any]) -> Iterator[Any]:
     """The indexer's article stream (walk, read, extract; first of a duplicate id wins)."""
-    from indexer.extract import ExtractionError, Skipped, extract
-    from indexer.sources import iter_paths, read_source
+    from indexer.changes import source_items
+    from indexer.extract import ExtractionError, Skipped
+    from indexer.sources import iter_paths, open_source
 
     seen: set[str] = set()
     for path in iter_paths(sources):
-        src = read_source(path)
+        src = open_source(path)
         if isinstance(src, Skipped):
             skipped.append(src)
             continue
         try:
-            for item in extract(src.path, src.data, src.kind):
+            for item in source_items(src):
                 if isinstance(item, Skipped):
                     skipped.append(item)
                 elif item.id not in seen:
@@ -215,6 +262,40 @@ def fts5_build(args: dict[str, Any]) -> dict[str, Any]:
 def _passes(variants: list[str], rounds: int) -> list[tuple[int, str]]:
     # Variants interleaved round by round, so drift on a noisy machine hits them alike.
     return [(r, v) for r in range(rounds) for v in variants]
+
+
+Laps = dict[str, list[list[float]]]
+
+
+def timed_passes(
+    variants: list[str],
+    rounds: int,
+    count: int,
+    prepare: Callable[[str], Callable[[int], object]],
+    profile: str | None = None,
+    reset: Callable[[], object] = lambda: None,
+) -> tuple[Laps, Laps]:
+    """Time `count` queries per pass, every variant in every round; return (wall, CPU) ms.
+
+    `prepare(variant)` switches the engine to a variant and returns the function that
+    runs query i once (an engine's own query errors are its to swallow); `reset` runs
+    before each query, untimed. One loop for every engine, so each is timed alike.
+    """
+    times: Laps = {v: [] for v in variants}
+    cpu: Laps = {v: [] for v in variants}
+    with profiled(profile):
+        for _r, variant in _passes(variants, rounds):
+            run = prepare(variant)
+            lap, cpu_lap = [], []
+            for i in range(count):
+                reset()
+                t, c = clock(), time.process_time()
+                run(i)
+                lap.append((clock() - t) * 1000)
+                cpu_lap.append((time.process_time() - c) * 1000)
+            times[variant].append(lap)
+            cpu[variant].append(cpu_lap)
+    return times, cpu
 
 
 def dateline_query(args: dict[str, Any]) -> dict[str, Any]:
@@ -305,23 +386,21 @@ def dateline_query(args: dict[str, Any]) -> dict[str, Any]:
             totals.append(None)
             errors += 1
     del first
-    times: dict[str, list[list[float]]] = {v: [] for v in args["variants"]}
-    cpu: dict[str, list[list[float]]] = {v: [] for v in args["variants"]}
-    with profiled(args.get("profile")):
-        for _r, variant in _passes(args["variants"], args["rounds"]):
-            use(variant)
-            lap, cpu_lap = [], []
-            for req in requests:
-                forget()  # every timed search is uncached (see `forget`)
-                t, c = clock(), time.process_time()
-                try:
-                    engine.search(searcher, req)
-                except SearchError:
-                    pass
-                lap.append((clock() - t) * 1000)
-                cpu_lap.append((time.process_time() - c) * 1000)
-            times[variant].append(lap)
-            cpu[variant].append(cpu_lap)
+
+    def one(i: int) -> None:
+        try:
+            engine.search(searcher, requests[i])
+        except SearchError:
+            pass
+
+    def prepare(variant: str) -> Callable[[int], None]:
+        use(variant)
+        return one
+
+    # Every timed search is uncached (see `forget`).
+    times, cpu = timed_passes(
+        args["variants"], args["rounds"], len(requests), prepare, args.get("profile"), forget
+    )
     use("full")
     searcher.close()
     return {
@@ -364,22 +443,21 @@ def fts5_query(args: dict[str, Any]) -> dict[str, Any]:
         except sqlite3.Error:
             totals.append(None)
             errors += 1
-    times: dict[str, list[list[float]]] = {v: [] for v in args["variants"]}
-    cpu: dict[str, list[list[float]]] = {v: [] for v in args["variants"]}
-    with profiled(args.get("profile")):
-        for _r, variant in _passes(args["variants"], args["rounds"]):
-            snippets, facets = flags[variant]
-            lap, cpu_lap = [], []
-            for bq in queries:
-                t, c = clock(), time.process_time()
-                try:
-                    s.search(bq, page_size=size, snippets=snippets, facets=facets)
-                except sqlite3.Error:
-                    pass
-                lap.append((clock() - t) * 1000)
-                cpu_lap.append((time.process_time() - c) * 1000)
-            times[variant].append(lap)
-            cpu[variant].append(cpu_lap)
+
+    def prepare(variant: str) -> Callable[[int], None]:
+        snippets, facets = flags[variant]
+
+        def run(i: int) -> None:
+            try:
+                s.search(queries[i], page_size=size, snippets=snippets, facets=facets)
+            except sqlite3.Error:
+                pass
+
+        return run
+
+    times, cpu = timed_passes(
+        args["variants"], args["rounds"], len(queries), prepare, args.get("profile")
+    )
     s.close()
     return {
         "open_ms": open_ms,

@@ -11,21 +11,22 @@ file in source order wins) and produce the same documents.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from whoosh.writing import IndexWriter
 
 from indexer.catalog import Catalog, FileRecord, article_digest
-from indexer.extract import ExtractionError, Skipped, detect_kind, extract
-from indexer.sources import SourceFile, file_sha1, iter_paths, read_source
-from search.fingerprint import fingerprint
+from indexer.extract import ExtractionError, Skipped, detect_kind, extract, extract_lines
+from indexer.sources import LineSource, SourceFile, file_sha1, iter_paths, open_source
+from search.fingerprint import Fingerprint, fingerprint
 from search.models import Article
 from search.schema import to_document
-from search.stories import StoryIndex
+from search.stories import StoryIndex, sort_key
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,13 @@ def full_scan(sources: list[str]) -> Scan:
     return Scan(order, {str(p) for p in order}, {}, [])
 
 
+def source_items(src: SourceFile | LineSource) -> Iterator[Article | Skipped]:
+    """Extract one opened file: its bytes, or its lines when it is streamed."""
+    if isinstance(src, LineSource):
+        return extract_lines(src.path, src.lines())
+    return extract(src.path, src.data, src.kind)
+
+
 class Applier:
     """Write the documents that differ between the old catalog and the files now."""
 
@@ -132,6 +140,11 @@ class Applier:
         self.scan_ns = scan_ns
         self.claimed: dict[str, tuple[str, str]] = {}  # id -> (file, digest) now
         self._promote: dict[str, set[str]] = {}  # unchanged file -> ids it now owns
+        # A writer whose workers fingerprint the bodies (indexer/pipeline.py): the story
+        # index gets those after the commit (`add_fingerprints`), in time order.
+        scheme = getattr(writer, "fingerprint_scheme", None)
+        self._defer = stories is not None and scheme == stories.params.scheme
+        self._later: dict[str, dt.datetime | None] = {}
 
     def run(self, plan: Scan, sources: list[str]) -> Catalog:
         """Apply `plan`; return the catalog of the result."""
@@ -166,7 +179,7 @@ class Applier:
         except OSError as e:
             self._skip(Skipped(str(path), f"cannot read: {e.strerror or e}"))
             return None
-        src = read_source(path)
+        src = open_source(path)
         if isinstance(src, Skipped):
             self._skip(src)
             if detect_kind(path.name) is None or str(path) in self.old.files:
@@ -189,9 +202,9 @@ class Applier:
         skipped = [(s.path, s.reason) for s in self.tally.skipped[skips_before:]]
         return FileRecord.of(st, src.sha1, articles, skipped, scan_ns=self.scan_ns)
 
-    def _extract(self, src: SourceFile) -> Iterator[Article]:
+    def _extract(self, src: SourceFile | LineSource) -> Iterator[Article]:
         try:
-            for item in extract(src.path, src.data, src.kind):
+            for item in source_items(src):
                 if isinstance(item, Skipped):
                     self._skip(item)
                 else:
@@ -218,16 +231,29 @@ class Applier:
         else:
             self.tally.added += 1
         self.writer.add_document(**to_document(article))
-        if self.stories is not None:
+        if self._defer:
+            self._later[article.id] = article.published
+        elif self.stories is not None:
             self.stories.add(
                 article.id, article.published, fingerprint(article.body, self.stories.params.scheme)
             )
         self.progress.on_article(article)
         self.pause()
 
+    def add_fingerprints(self, prints: Mapping[str, Fingerprint]) -> None:
+        """Add the documents the writer fingerprinted to the story index; call after commit."""
+        if self.stories is None or not self._later:
+            return
+        missing = [aid for aid in self._later if aid not in prints]
+        if missing:
+            raise RuntimeError(f"the index writer fingerprinted no body for {len(missing)} ids")
+        for aid, published in sorted(self._later.items(), key=lambda kv: sort_key(*kv)):
+            self.stories.add(aid, published, prints[aid])
+        self._later.clear()
+
     def _write_promoted(self, files: dict[str, FileRecord]) -> None:
         for key, ids in self._promote.items():
-            src = read_source(Path(key))
+            src = open_source(Path(key))
             if isinstance(src, Skipped) or src.sha1 != files[key].sha1:
                 raise RuntimeError(f"{key} changed while the job ran; run the job again")
             for article in self._extract(src):

@@ -8,14 +8,14 @@ record files, reports each bad record as `Skipped` so one bad line never costs t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from indexer.dates import aware
 from indexer.decoding import declared_charset, decode_bytes, has_binary_marks
 from indexer.errors import ExtractionError, Skipped
 from indexer.fields import to_article
 from indexer.html import extract_html
-from indexer.records import iter_records
+from indexer.records import iter_lines, iter_records
 from indexer.textdump import extract_textdump
 from search.models import Article
 
@@ -26,6 +26,7 @@ __all__ = [
     "Skipped",
     "detect_kind",
     "extract",
+    "extract_lines",
 ]
 
 KINDS = ("html", "text", "json", "jsonl")
@@ -54,6 +55,18 @@ def detect_kind(path: str) -> str | None:
     name = name.removesuffix(".gz")
     dot = name.rfind(".")
     return _EXTENSIONS.get(name[dot:]) if dot > 0 else None
+
+
+def extract_lines(
+    path: str, lines: Iterable[str], *, not_after: dt.datetime | None = None
+) -> Iterator[Article | Skipped]:
+    """Yield the articles of a JSON Lines file given line by line (already checked as text).
+
+    The same as `extract` of its bytes with kind "jsonl", for a file that is streamed
+    instead of read whole (`indexer.sources.open_source`).
+    """
+    limit = aware(not_after) if not_after else dt.datetime.now(dt.timezone.utc)
+    yield from iter_lines(path, lines, not_after=limit)
 
 
 def extract(

@@ -31,6 +31,9 @@ class ArticleFields:
     authors: tuple[str, ...] = ()
     published: dt.datetime | None = None
     language: str | None = None
+    # Title, summary and body already went through `clean_line` / `join_paragraphs`
+    # (`records.record_fields` cleans them to decide what a record holds): not again.
+    cleaned: bool = False
 
 
 def to_article(fields: ArticleFields, path: str, not_after: dt.datetime | None = None) -> Article:
@@ -38,9 +41,13 @@ def to_article(fields: ArticleFields, path: str, not_after: dt.datetime | None =
 
     A publication date later than `not_after` (the crawl time) is dropped.
     """
-    title = clean_line(fields.title)
-    body = join_paragraphs(paragraphs_of(fields.body))
-    summary = _shorten(clean_line(fields.summary) or _first_paragraph(body))
+    if fields.cleaned:
+        title, body, summary = fields.title, fields.body, fields.summary
+    else:
+        title = clean_line(fields.title)
+        body = join_paragraphs(paragraphs_of(fields.body))
+        summary = clean_line(fields.summary)
+    summary = _shorten(summary or _first_paragraph(body))
     url = canonical_url(fields.url)
     source = clean_line(fields.source) or None
     section = clean_line(fields.section) or None

@@ -59,7 +59,9 @@ log = logging.getLogger(__name__)
 WRITER_LIMIT_MB = 256
 # A rebuild indexes in worker processes (see indexer/pipeline.py); an update, usually
 # a few files, in-process. DATELINE_INDEX_WORKERS overrides the number (0: in-process).
-REBUILD_WRITER = WriterOptions(workers=2, limitmb=WRITER_LIMIT_MB)
+# 64 MB segments keep the build's process tree under 1 GB at 57k articles (2 workers of
+# ~300 MB and the job; with 128 MB segments the workers peaked at ~400 MB each).
+REBUILD_WRITER = WriterOptions(workers=2, segment_mb=64, limitmb=WRITER_LIMIT_MB)
 OPTIMIZE_DELETED_RATIO = 0.25  # merge segments once a quarter of the documents are deleted
 TEST_SLOW_ENV = "DATELINE_TEST_SLOW"  # seconds to sleep per document and step (tests only)
 STORY_PARAMS: StoryParams = DEFAULT_PARAMS
@@ -202,7 +204,8 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
     tally = Tally()
     plan = full_scan(sources)
     try:
-        writer = open_writer(ix, WriterOptions.from_env(REBUILD_WRITER), input_size(plan.order))
+        options = replace(WriterOptions.from_env(REBUILD_WRITER), fingerprints=STORY_PARAMS.scheme)
+        writer = open_writer(ix, options, input_size(plan.order))
         applier = Applier(
             Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns,
             stories=StoryIndex(STORY_PARAMS),
@@ -213,6 +216,7 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
             writer.cancel()
             raise
         writer.commit()
+        applier.add_fingerprints(getattr(writer, "fingerprints", {}))
         return _finish(ctx, name, path, catalog, applier, tally, plan, message)
     except BaseException:
         _discard(ctx.location, name)

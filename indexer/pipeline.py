@@ -20,6 +20,12 @@ and extracts the first files (about a second of imports); a job smaller than
 `min_bytes` of input writes in-process instead. A worker dies with its parent (it is
 never left behind by a killed job), and a crashed worker fails the job instead of
 losing documents.
+
+With `fingerprints` set, the workers also fingerprint each body for the story index
+(`search.fingerprint`) and hand the fingerprints back at `commit`: a body's words are
+then stemmed once, in the process that already analysed them for the index, instead
+of a second time in the parent, which was the build's bottleneck. Each worker reports
+what it did (`WorkerStats`), so a benchmark can time indexing apart from extraction.
 The segment finishing and table-of-contents calls are Whoosh's own
 (`_finalize_segment`, `_merge_segments`, `_commit_toc`, `_finish`: what its
 `MpWriter` uses), pinned with the `whoosh3` version in requirements.txt.
@@ -33,13 +39,16 @@ import multiprocessing
 import multiprocessing.process
 import os
 import queue
+import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.queues import Queue
 from typing import Any, cast
 
 from whoosh.index import FileIndex, Index
 from whoosh.writing import SegmentWriter
+
+from search.fingerprint import Fingerprint, Scheme, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +63,18 @@ class WriterOptions:
     `workers=0` writes in the calling process with one plain `SegmentWriter` (what
     `update` uses for its usually small changes, and the comparison point of the
     benchmark). `segment_mb` is Whoosh's own estimate of the posting pool (about
-    170 bytes a posting; the real Python objects take a little more), so the peak
-    memory of a build is roughly parent + workers x (segment_mb + ~120 MB).
+    170 bytes a posting; the real Python objects take more). Measured at 20k articles:
+    a worker peaked at ~320 MB with 64 and ~390 MB with 128 (the rest is the
+    interpreter, Whoosh, NLTK and the bounded analysis memos), so a build's tree is
+    roughly the job + workers x (1.2 x segment_mb + ~240 MB).
     """
 
     workers: int = 2
     batch_docs: int = 64
-    segment_mb: int = 128
+    segment_mb: int = 64
     limitmb: int = 256  # the in-process writer's pool (workers=0, and deletions)
     min_bytes: int = 2 * 1024 * 1024  # input (on disk) below which workers are not worth starting
+    fingerprints: Scheme | None = None  # fingerprint bodies in the workers (see module doc)
 
     @classmethod
     def from_env(cls, default: WriterOptions | None = None) -> WriterOptions:
@@ -75,7 +87,7 @@ class WriterOptions:
             n = int(raw)
         except ValueError:
             raise ValueError(f"{WORKERS_ENV} must be a whole number, not {raw!r}") from None
-        return WriterOptions(max(0, n), base.batch_docs, base.segment_mb, base.limitmb, 0)
+        return replace(base, workers=max(0, n), min_bytes=0)
 
 
 def open_writer(ix: Index, options: WriterOptions, input_bytes: int | None = None) -> Any:
@@ -110,6 +122,33 @@ class WorkerFailed(RuntimeError):
     """A segment-building process died or raised; the job fails rather than lose documents."""
 
 
+@dataclass(frozen=True)
+class WorkerStats:
+    """What one worker did: documents, and seconds spent indexing them (wall and CPU)."""
+
+    docs: int = 0
+    busy_s: float = 0.0  # adding documents and finishing segments, not waiting for work
+    cpu_s: float = 0.0
+    segments: int = 0
+    peak_rss_bytes: int | None = None  # the process's high-water mark (Linux only)
+
+
+def _peak_rss() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _body(doc: dict[str, Any]) -> str:
+    """Return the body text of a document (`schema.to_document` moves it for some languages)."""
+    return str(doc.get("_stored_body") or doc.get("body") or "")
+
+
 def _worker(
     parent: int,
     index_dir: str,
@@ -126,9 +165,12 @@ def _worker(
 
     ix = whoosh_index.open_dir(index_dir, indexname=indexname)
     limit = options.segment_mb * 1024 * 1024
+    scheme = options.fingerprints
     # A pool limit above the segment budget: the pool must never spill on its own.
     make = lambda: SegmentWriter(ix, _lk=False, limitmb=options.segment_mb * 4)  # noqa: E731
     segments: list[Any] = []
+    prints: list[tuple[str, Fingerprint]] = []
+    docs, busy, cpu = 0, 0.0, 0.0
     writer = make()
     try:
         while True:
@@ -140,16 +182,26 @@ def _worker(
                 continue
             if batch is None:
                 break
+            t, c = time.perf_counter(), time.process_time()
             for doc in batch:
                 writer.add_document(**doc)
+                if scheme is not None:
+                    prints.append((doc["id"], fingerprint(_body(doc), scheme)))
+            docs += len(batch)
             if writer.pool.currentsize >= limit:
                 segments.append(writer._finalize_segment())
                 writer = make()
+            busy += time.perf_counter() - t
+            cpu += time.process_time() - c
+        t, c = time.perf_counter(), time.process_time()
         if writer._added:
             segments.append(writer._finalize_segment())
         else:
             writer._close_segment()
-        results.put(("ok", segments))
+        busy += time.perf_counter() - t
+        cpu += time.process_time() - c
+        stats = WorkerStats(docs, busy, cpu, len(segments), _peak_rss())
+        results.put(("ok", (segments, prints, stats)))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the job
         results.put(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
 
@@ -167,6 +219,9 @@ class ParallelWriter:
         self._buffer: list[dict[str, Any]] = []
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._added = 0
+        # Filled by `commit`: the workers' fingerprints (with `options.fingerprints`) and stats.
+        self.fingerprints: dict[str, Fingerprint] = {}
+        self.stats: list[WorkerStats] = []
         try:
             for i in range(options.workers):
                 p = ctx.Process(
@@ -187,6 +242,11 @@ class ParallelWriter:
         except BaseException:
             self.cancel()
             raise
+
+    @property
+    def fingerprint_scheme(self) -> Scheme | None:
+        """How the workers fingerprint bodies (None: they do not); see `fingerprints`."""
+        return self.options.fingerprints
 
     # The IndexWriter surface the indexer uses; anything else reads the parent's writer.
     def __getattr__(self, name: str) -> Any:
@@ -250,7 +310,10 @@ class ParallelWriter:
                 continue
             if kind == "error":
                 raise WorkerFailed(f"an index worker failed: {value}")
-            segments.extend(value)
+            segs, prints, stats = value
+            segments.extend(segs)
+            self.fingerprints.update(prints)
+            self.stats.append(stats)
             pending -= 1
         for p in self._procs:
             p.join()

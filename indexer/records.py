@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from indexer.dates import parse_date
@@ -96,8 +96,19 @@ def _split_lf(text: str) -> Iterator[str]:
 
 
 def _iter_lines(path: str, text: str, not_after: dt.datetime | None) -> Iterator[Article | Skipped]:
+    return iter_lines(path, _lines(text), not_after=not_after)
+
+
+def iter_lines(
+    path: str, lines: Iterable[str], *, not_after: dt.datetime | None = None
+) -> Iterator[Article | Skipped]:
+    """Yield an Article or a Skipped for each line of a JSON Lines file given as its lines.
+
+    The same as `iter_records(..., lines=True)` over the joined text, for files read
+    a line at a time (`indexer.sources.LineSource`).
+    """
     seen = False
-    for number, line in enumerate(_lines(text), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         seen = True
@@ -155,6 +166,7 @@ def record_fields(record: dict[str, Any]) -> ArticleFields:
         authors=clean_authors(_names(_first(record, AUTHOR_KEYS))),
         published=parse_date(_first(record, DATE_KEYS)),
         language=_text(_first(record, LANGUAGE_KEYS)) or None,
+        cleaned=True,
     )
 
 

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import eq
 
+from search import analysis
 from search.analysis import TOKEN_PATTERN, term_for
+from search.languages import GENERIC
 
 # Bump when hashing or shingling changes: stored signatures would no longer compare.
 FINGERPRINT_VERSION = 1
@@ -67,21 +69,38 @@ class Fingerprint:
         return self.size == 0
 
 
+# `term_for` without its own LRU: `_TokenHashes` is this module's memo, and going
+# through `term_for` kept the same vocabulary a second time (up to 2**20 entries,
+# ~200 MB in an indexing job that never queries).
+_term_uncached = term_for.__wrapped__
+# The index writer's own token -> terms memo (`analysis.index_positions`): in an index
+# worker, which fingerprints the bodies it has just indexed (indexer/pipeline.py), most
+# tokens are there already, stemmed; the shared fields' first term is `term_for`'s.
+_INDEXED: dict[str, tuple[str, ...]] = getattr(analysis, "_INDEX_MEMO", {}).setdefault(GENERIC, {})
+
+
+def _term(token: str) -> str | None:
+    found = _INDEXED.get(token)
+    if found is not None:
+        return found[0] if found else None
+    return _term_uncached(token)
+
+
 class _TokenHashes(dict[str, "tuple[int, ...] | None"]):
     """Token -> k independent 64-bit values of its term (None for a stop word).
 
     A dict with `__missing__` rather than `lru_cache`: the lookup stays in C,
-    which halves fingerprinting time. Cleared when large, like a cache.
+    which halves fingerprinting time. Cleared when full, so it stays bounded.
     """
 
-    LIMIT = 1 << 18  # ~250 bytes an entry: at most ~65 MB
+    LIMIT = 1 << 16  # ~280 bytes an entry: at most ~18 MB (a miss is mostly a memo hit)
 
     def __init__(self, k: int) -> None:
         super().__init__()
         self.k = k
 
     def __missing__(self, token: str) -> tuple[int, ...] | None:
-        term = term_for(token)
+        term = _term(token)
         value = None if term is None else term_hash(term, self.k)
         if len(self) >= self.LIMIT:
             self.clear()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
@@ -182,9 +182,14 @@ def _column_values(reader: IndexReader, field: str, docs: Iterable[int]
 
 
 def write(path: str | os.PathLike[str], stories: StoryIndex) -> int:
-    """Write `path/story_map.json` for the committed index in `path`; return its story count."""
+    """Write `path/story_map.json` for the committed index in `path`; return its story count.
+
+    The index is opened without mmap: a memory-mapped Whoosh reader copies every
+    segment's postings into memory (1.4 GB at 56k articles in 16 segments), which
+    this never reads.
+    """
     path = Path(path)
-    ix = whoosh_index.open_dir(str(path))
+    ix = FileStorage(str(path), supports_mmap=False).open_index()
     with ix.searcher() as s:
         reader = s.reader()
         docnum = {aid: d for d, aid in enumerate(doc_ids(reader)) if aid}

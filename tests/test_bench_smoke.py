@@ -97,3 +97,19 @@ def test_every_number_is_finite_and_not_negative(smoke: dict[str, Any]) -> None:
     bad = [(p, v) for p, v in _numbers(smoke) if not math.isfinite(v) or v < 0]
     # A load average or a remainder of timers ("other") may be tiny but never negative.
     assert not [b for b in bad if "other" not in b[0]], bad
+
+
+def test_single_writer_build_is_the_comparison_point(smoke: dict[str, Any]) -> None:
+    run = smoke["sizes"][0]["runs"][0]
+    single, dateline = run["single"]["build"], run["dateline"]["build"]
+    # The same files and the same job, so the same articles: only the writer differs.
+    assert single["indexed"] == dateline["indexed"]
+    assert single["workers_peak_rss_mb"] == []  # DATELINE_INDEX_WORKERS=0: no workers
+    ratios = smoke["sizes"][0]["summary"]["ratio_dateline_to_single"]
+    assert ratios["build.docs_per_s"] > 0 and math.isfinite(ratios["build.docs_per_s"])
+
+
+def test_build_stages_are_timed_where_they_run(smoke: dict[str, Any]) -> None:
+    parts = smoke["sizes"][0]["runs"][0]["dateline"]["build"]["breakdown_s"]
+    # Reading and extraction happen in the job process, whichever writer indexes.
+    assert parts["read"] > 0 and parts["extract"] > 0 and parts["index_only"] > 0
