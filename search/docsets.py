@@ -10,7 +10,8 @@ query's And/Or/Not become C-speed set operations. Queries this does not know
 Filter sets (one source, a date range) repeat across searches, so they are
 kept per reader (`filter_docs`), as are whole requests' matching sets and facet
 counts (`RESULTS`, used by search/engine.py): a new generation opens a new
-reader, so its sets are computed afresh.
+reader, so its sets are computed afresh. Term lookups are remembered per reader too
+(search/termmemo.py).
 
 Every loop here passes `limits.checkpoint` every few thousand postings, so a
 search over its deadline stops inside this stage instead of after it.

@@ -14,7 +14,7 @@ from whoosh import query as wq
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from search import cursor, docsets, limits, ranking, scores, spelling, timeline
+from search import cursor, docsets, limits, ranking, scores, spelling, termmemo, timeline
 from search.errors import ArticleNotFound, QueryError
 from search.explain import describe
 from search.facets import build_facet, count_column, count_terms
@@ -33,7 +33,7 @@ from search.models import (
     Suggestion,
     Timeline,
 )
-from search.query import ParsedQuery, parse_in
+from search.query import ParsedQuery, parse, query_languages
 from search.schema import ALL_TEXT_FIELDS, from_stored
 from search.storymap import StoryMap
 
@@ -152,6 +152,21 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
     return Wanted(found, langs)
 
 
+def parse_in(searcher: Searcher, text: str, lang: str | None = None) -> ParsedQuery:
+    """`search.query.parse_in`, with the index's languages read once per reader.
+
+    Which languages an index holds is a walk over the `analyzed_as` terms of every
+    segment: constant for a reader, and otherwise repeated by every search.
+    """
+    reader = searcher.reader()
+    key = ("languages", lang)
+    langs = docsets.FILTERS.get(reader, key)
+    if langs is None:
+        langs = tuple(query_languages(searcher, lang))
+        docsets.FILTERS.put(reader, key, langs)
+    return parse(text, langs, reader)
+
+
 def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:
     return docsets.query_docs(searcher, q)
 
@@ -179,6 +194,7 @@ def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = No
     """
     t0 = time.perf_counter()
     validate(req)
+    termmemo.remember_terms(searcher.reader())  # a search looks each term up many times
     pq: ParsedQuery = parse_in(searcher, req.q, req.lang)
     limits.check_expansions(pq.query, searcher.reader())
     reader = searcher.reader()

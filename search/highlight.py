@@ -13,8 +13,9 @@ a word being marked when any of those readings wants it.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
-from itertools import repeat
+from itertools import filterfalse
 
 from markupsafe import Markup, escape
 
@@ -25,9 +26,9 @@ MARK_OPEN = Markup("<mark>")
 MARK_CLOSE = Markup("</mark>")
 ELLIPSIS = "\u2026"
 
-# News articles put their matches early: the first FIRST_SCAN_CHARS are analysed,
+# News articles put their matches early: the first FIRST_SCAN_CHARS are scanned,
 # and the rest (up to MAX_SCAN_CHARS) only when they hold no match. This bounds the
-# cost of one snippet (each token is analysed, i.e. folded and stemmed).
+# cost of one snippet (every token is read; a word is analysed the first time it is met).
 FIRST_SCAN_CHARS = 5_000
 MAX_SCAN_CHARS = 60_000
 
@@ -59,32 +60,66 @@ def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
     return Markup("").join(out)
 
 
+# Per language: every word met so far -> its terms, and each term -> the words that have it.
+# With both, the words of a text that a query wants are a few set intersections (in C)
+# instead of one analysis lookup per distinct word in Python. Replaced when full, so a
+# long-running server's memory stays bounded; one lock because pages render on threads.
+VOCABULARY_SIZE = 1 << 17  # words kept per language (~40 MB with their reverse entries)
+_VOCABULARY: dict[str, tuple[dict[str, tuple[str, ...]], dict[str, set[str]]]] = {}
+_VOCABULARY_LOCK = threading.Lock()
+
+
+def _wanted_words(words: set[str], wanted: frozenset[str], lang: str) -> set[str]:
+    """Return the words of `words` that have a term in `wanted` when analysed in `lang`."""
+    with _VOCABULARY_LOCK:
+        known = _VOCABULARY.get(lang)
+        if known is None or len(known[0]) >= VOCABULARY_SIZE:
+            known = _VOCABULARY[lang] = ({}, {})
+        forward, reverse = known
+        for word in filterfalse(forward.__contains__, words):
+            terms = forward[word] = variants(word, lang)
+            for term in terms:
+                having = reverse.get(term)
+                if having is None:
+                    reverse[term] = {word}
+                else:
+                    having.add(word)
+        out: set[str] = set()
+        for term in wanted:
+            having = reverse.get(term)
+            if having:
+                out |= having & words
+        return out
+
+
 def match_spans(text: str, wanted: frozenset[str], lang: str | None = None
                 ) -> list[tuple[int, int, str]]:
     """Return (start, end, term) of every token of `text` whose term is wanted."""
     if not wanted:
         return []
     langs = (lang,) if lang else getattr(wanted, "languages", (GENERIC,))
-    # Analyse each distinct word once (a body repeats most of its words), then find
-    # only the wanted words' occurrences with one regular expression.
-    found: dict[str, str] = {}
     words = set(_TOKEN_RE.findall(text))
+    found: dict[str, str] = {}
     for one in langs:  # the first language (then variant) that wants a word names its term
-        for word, terms in zip(words, map(variants, words, repeat(one)), strict=True):
-            if not wanted.isdisjoint(terms) and word not in found:
-                found[word] = next(t for t in terms if t in wanted)
-    if not found:
-        return []
-    # A plain alternation compiles fast (a Unicode class in a lookaround would not, and
-    # each hit has its own words); a match counts when it is a whole token.
-    pattern = re.compile("|".join(map(re.escape, sorted(found, key=len, reverse=True))))
+        for word in _wanted_words(words, wanted, one):
+            if word not in found:
+                found[word] = next(t for t in variants(word, one) if t in wanted)
+    # Each wanted word's occurrences, kept where they are a whole token (as the tokenizer
+    # cut them): str.find is cheaper than compiling a pattern of this hit's words.
+    spans = []
     inside, end_of_text = _TOKEN_CHAR_RE.match, len(text)
-    return [
-        (m.start(), m.end(), found[m.group()])
-        for m in pattern.finditer(text)
-        if (m.start() == 0 or not inside(text, m.start() - 1))
-        and (m.end() == end_of_text or not inside(text, m.end()))
-    ]
+    for word, term in found.items():
+        size = len(word)
+        start = text.find(word)
+        while start != -1:
+            end = start + size
+            if (start == 0 or not inside(text, start - 1)) and (
+                end == end_of_text or not inside(text, end)
+            ):
+                spans.append((start, end, term))
+            start = text.find(word, start + 1)
+    spans.sort()
+    return spans
 
 
 def highlight_all(text: str, wanted: frozenset[str], lang: str | None = None) -> Markup:

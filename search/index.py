@@ -32,6 +32,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
+from search import termmemo
 from search import trust as trust_check
 from search.errors import IndexUnavailable
 from search.schema import SCHEMA_VERSION, build_schema
@@ -332,7 +333,9 @@ class SearcherPool:
     def _open_lease(self, gen: Generation, ix: whoosh_index.Index) -> _Lease:
         for _ in range(3):
             try:
-                return _Lease(ix.searcher(), gen)
+                s = ix.searcher()
+                termmemo.remember_terms(s.reader())  # term lookups memoised per reader
+                return _Lease(s, gen)
             except (OSError, whoosh_index.IndexError) as e:
                 error = e
             # Two quick publishes can prune the generation read from CURRENT
