@@ -346,7 +346,7 @@ def dateline_query(args: dict[str, Any]) -> dict[str, Any]:
                     applied.setdefault(variant, []).append(name)
 
     def forget() -> None:
-        """Drop the per-request caches (matching sets, facet counts, phrase sets, postings).
+        """Drop the per-request caches (matching sets, facet counts, phrase sets, postings, term lookups).
 
         The timed passes repeat the query set, so a cached repeat would be measured
         otherwise. What stays warm is what a serving process keeps warm from its first
@@ -357,6 +357,10 @@ def dateline_query(args: dict[str, Any]) -> dict[str, Any]:
         for cache in ("RESULTS", "POSTINGS"):
             if hasattr(docsets, cache):
                 getattr(docsets, cache).clear()
+        # Term lookups too (search/termmemo.py): the set repeats, a server sees new words.
+        termmemo = getattr(engine, "termmemo", None)
+        if termmemo is not None:
+            termmemo.forget_terms(searcher.reader())
 
     queries = [BenchQuery(**q) for q in args["queries"]]
     requests = [
