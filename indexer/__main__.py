@@ -33,6 +33,10 @@ from search.errors import IndexUnavailable
 from search.index import IndexLocation
 
 DEFAULT_INDEX = os.environ.get("DATELINE_INDEX_DIR", "var/index")
+# Jobs are background work beside a live server: by default they run at nice 10 (their
+# worker processes inherit it), so searches keep the CPU when both want it.
+JOB_NICE_ENV = "DATELINE_JOB_NICE"
+DEFAULT_JOB_NICE = 10
 EXIT_BUSY = 75  # EX_TEMPFAIL: cron and systemd treat it as "try again later"
 
 log = logging.getLogger("indexer")
@@ -218,6 +222,20 @@ def _print_changes(report: JobReport) -> None:
         click.echo(f"  removed {n:,} articles of {path} (file is gone)")
 
 
+def _lower_priority() -> None:
+    """Raise this process's nice value to DATELINE_JOB_NICE (default 10; 0 leaves it)."""
+    raw = os.environ.get(JOB_NICE_ENV, str(DEFAULT_JOB_NICE))
+    try:
+        wanted = int(raw)
+    except ValueError:
+        raise click.UsageError(f"{JOB_NICE_ENV} must be a whole number 0-19, not {raw!r}") from None
+    if not 0 <= wanted <= 19:
+        raise click.UsageError(f"{JOB_NICE_ENV} must be a whole number 0-19, not {raw!r}")
+    current = os.nice(0)
+    if wanted > current:
+        os.nice(wanted - current)
+
+
 def _run_job(
     run: Callable[[Progress], JobReport],
     report_path: str | None,
@@ -225,6 +243,7 @@ def _run_job(
     counts_docs: bool = True,
 ) -> JobReport:
     """Run a job with a progress bar; turn its failures into messages and exit codes."""
+    _lower_priority()
     show = _shows(progress) and counts_docs  # a distributed build shows its own bars
     bar = tqdm(unit=" docs", disable=not show, file=sys.stderr, dynamic_ncols=True)
     skipped = [0]

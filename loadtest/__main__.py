@@ -157,7 +157,10 @@ def main() -> int:
     ap.add_argument("--extra", type=int, default=500, help="articles update adds and removes")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers (make run: 2)")
+    ap.add_argument(
+        "--server-threads", type=int, default=1, help="gunicorn threads per worker (make run: 1)"
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -190,7 +193,7 @@ def main() -> int:
             "--workers",
             str(args.workers),
             "--threads",
-            "4",
+            str(args.server_threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",

@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+# Jobs renice themselves (DATELINE_JOB_NICE, default 10); tests that run the CLI in this
+# process must not leave the whole test run niced. tests/test_job_priority.py sets it.
+os.environ.setdefault("DATELINE_JOB_NICE", "0")
+
 if TYPE_CHECKING:
     from flask import Flask
     from flask.testing import FlaskClient
