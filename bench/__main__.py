@@ -71,8 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--web-seconds", type=int, default=20)
     p.add_argument("--web-warmup", type=int, default=5)
     p.add_argument("--web-connections", type=int, default=8)
-    p.add_argument("--web-workers", type=int, default=2, help="as `make serve` (WORKERS=2)")
-    p.add_argument("--web-threads", type=int, default=4, help="as `make serve` (--threads 4)")
+    p.add_argument("--web-workers", type=int, default=2, help="as `make run` (WORKERS=2)")
+    p.add_argument("--web-threads", type=int, default=1, help="as `make run` (THREADS=1)")
     p.add_argument("--web-endpoints", default="/api/search,/search")
     p.add_argument(
         "--profile",
