@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from indexer.decoding import has_binary_marks
 from indexer.extract import MAX_BYTES, Skipped, detect_kind
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # raw size refused before reading
 MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024  # JSONL archives can be large; pages are capped later
 CHUNK_BYTES = 1 << 20  # read and inflate a streamed file this much at a time
-_BINARY_HEAD = 8192  # as `decoding.has_binary_marks`: NUL bytes here mean a binary file
+_BINARY_HEAD = 8192  # what `decoding.has_binary_marks` looks at
 
 
 @dataclass(frozen=True)
@@ -94,28 +95,12 @@ def iter_paths(sources: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield p
 
 
-def _gunzip(raw: bytes, limit: int) -> bytes:
-    """Decompress every member: archives grown with `gzip -c new >> old.gz` have several."""
-    parts: list[bytes] = []
-    size = 0
-    while raw:
-        d = zlib.decompressobj(wbits=47)  # gzip or zlib header
-        out = d.decompress(raw, limit + 1 - size)
-        size += len(out)
-        if size > limit or d.unconsumed_tail:
-            raise ValueError(f"decompresses to more than {limit // (1024 * 1024)} MB")
-        if not d.eof:
-            raise EOFError("truncated gzip data")
-        parts.append(out)
-        raw = d.unused_data.lstrip(b"\0")  # some tools pad members with zeros
-    return b"".join(parts)
-
-
 def _chunks(f: BinaryIO, gz: bool, digest: hashlib._Hash | None) -> Iterator[bytes]:
     """Yield a file's (decompressed) bytes a chunk at a time, hashing the bytes on disk.
 
-    Decompression follows `_gunzip`: every member, zero padding between them, and the
-    same errors for a bomb (ValueError), a truncated member (EOFError) or bad data.
+    Decompression reads every member (archives grown with `gzip -c new >> old.gz` have
+    several) and zero padding between them; a bomb raises ValueError, a truncated member
+    EOFError, bad data zlib.error. `read_source` inflates whole files with it too.
     """
     raw = iter(lambda: f.read(CHUNK_BYTES), b"")
     if not gz:
@@ -126,15 +111,18 @@ def _chunks(f: BinaryIO, gz: bool, digest: hashlib._Hash | None) -> Iterator[byt
         return
     d: zlib._Decompress | None = None
     size = 0
+    members = 0
     for block in raw:
         if digest is not None:
             digest.update(block)
         while True:
             if d is None:
-                block = block.lstrip(b"\0")  # some tools pad members with zeros
+                if members:
+                    block = block.lstrip(b"\0")  # some tools pad members with zeros
                 if not block:
                     break
                 d = zlib.decompressobj(wbits=47)  # gzip or zlib header
+                members += 1
             out = d.decompress(block, CHUNK_BYTES)
             block = d.unconsumed_tail
             size += len(out)
@@ -175,7 +163,7 @@ def _streamable(f: BinaryIO, gz: bool, digest: hashlib._Hash) -> bool:
         except UnicodeDecodeError:
             ok = False
     bom = head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    return ok and not blank and not bom and b"\0" not in head and size <= MAX_BYTES["jsonl"]
+    return ok and not blank and not bom and not has_binary_marks(head) and size <= MAX_BYTES["jsonl"]
 
 
 def open_source(path: Path) -> SourceFile | LineSource | Skipped:
@@ -214,7 +202,7 @@ def read_source(path: Path) -> SourceFile | Skipped:
     digest = hashlib.sha1(raw).hexdigest()
     if path.name.lower().endswith(".gz"):
         try:
-            raw = _gunzip(raw, MAX_DECOMPRESSED_BYTES)
+            raw = b"".join(_chunks(io.BytesIO(raw), True, None))
         except (ValueError, zlib.error, gzip.BadGzipFile, EOFError) as e:
             return Skipped(str(path), f"broken gzip: {e}")
     return SourceFile(str(path), kind, raw, digest)
