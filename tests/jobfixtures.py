@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import itertools
 import json
 import random
 from pathlib import Path
@@ -28,6 +29,12 @@ def news_lines(shared_data: Path, n: int) -> list[str]:
             if len(out) == n:
                 break
     return out
+
+
+def collection_lines(shared_data: Path, name: str, n: int) -> list[str]:
+    """Return the non-blank lines among the first `n` of a shared collection, newlines kept."""
+    with gzip.open(shared_data / "collections" / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
+        return [line for line in itertools.islice(f, n) if line.strip()]
 
 
 def edited(line: str, **changes: Any) -> str:

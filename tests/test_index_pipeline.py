@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import json
 import os
 import signal
@@ -24,6 +22,7 @@ from search import arabic
 from search.analysis import _TOKEN_RE, index_positions, make_analyzer
 from search.index import IndexLocation
 from search.schema import AnalyzedText, build_schema
+from tests.jobfixtures import collection_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,11 +37,6 @@ TEXTS = [
 ]
 
 
-def _collection_lines(shared_data: Path, name: str, n: int) -> list[str]:
-    with gzip.open(shared_data / "collections" / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
-        return [line for line in itertools.islice(f, n) if line.strip()]
-
-
 @pytest.mark.parametrize("lang", ["en", "tr", "de", "fr"])
 def test_index_positions_equal_the_analyzer(lang: str) -> None:
     reference = TEXT(analyzer=make_analyzer(lang), phrase=True)
@@ -54,7 +48,7 @@ def test_index_positions_equal_the_analyzer(lang: str) -> None:
 def test_index_positions_equal_the_analyzer_on_real_articles(shared_data: Path) -> None:
     schema = build_schema()
     for name in ("news9", "saudinewsnet", "reuters21578"):
-        for line in _collection_lines(shared_data, name, 60):
+        for line in collection_lines(shared_data, name, 60):
             body = json.loads(line).get("body") or ""
             for field in ("body", "body_tr", "title_de"):
                 fast = schema[field]
@@ -77,7 +71,7 @@ def test_positions_skip_stop_words_and_share_turkish_variants() -> None:
 def test_arabic_stemmer_without_redos_gives_nltks_stems(shared_data: Path) -> None:
     words = {
         arabic.normalize(w)
-        for line in _collection_lines(shared_data, "saudinewsnet", 300)
+        for line in collection_lines(shared_data, "saudinewsnet", 300)
         for w in _TOKEN_RE.findall(json.loads(line).get("body") or "")
     }
     words |= {"والمفاوضات", "مفاوضاتها", "بالمملكة", "الرياض", "أإآ", "ًٌٍَُِّْ"}
@@ -121,7 +115,7 @@ def test_worker_processes_build_the_same_index(
     src = tmp_path / "src"
     src.mkdir()
     for name in ("news9", "saudinewsnet", "reuters21578"):
-        (src / f"{name}.jsonl").write_text("".join(_collection_lines(shared_data, name, 150)))
+        (src / f"{name}.jsonl").write_text("".join(collection_lines(shared_data, name, 150)))
     monkeypatch.setattr(jobs, "REBUILD_WRITER", WriterOptions(workers=0))
     single = jobs.rebuild([src], tmp_path / "one")
     # Tiny segments and batches, so several segments come from each worker.

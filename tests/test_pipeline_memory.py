@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import itertools
 import json
 import zlib
 from pathlib import Path
@@ -23,6 +22,7 @@ from search.index import IndexLocation
 from search.models import Article
 from search.schema import build_schema, to_document
 from search.stories import StoryIndex
+from tests.jobfixtures import collection_lines
 
 
 def _records(n: int, start: int = 0) -> list[str]:
@@ -172,11 +172,6 @@ def test_workers_fingerprint_bodies_as_the_job_would(tmp_path: Path) -> None:
     assert len(writer.stats) == 2 and sum(s.segments for s in writer.stats) >= 1
 
 
-def _lines(shared_data: Path, name: str, n: int) -> list[str]:
-    with gzip.open(shared_data / "collections" / f"{name}.jsonl.gz", "rt", encoding="utf-8") as f:
-        return [line for line in itertools.islice(f, n) if line.strip()]
-
-
 def test_stories_from_worker_fingerprints_equal_the_in_process_ones(
     tmp_path: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,9 +179,9 @@ def test_stories_from_worker_fingerprints_equal_the_in_process_ones(
     src.mkdir()
     # news9 and saudinewsnet carry reprints; duplicated lines make sure of some stories.
     for name in ("news9", "saudinewsnet", "reuters21578"):
-        lines = _lines(shared_data, name, 120)
+        lines = collection_lines(shared_data, name, 120)
         (src / f"{name}.jsonl.gz").write_bytes(gzip.compress("".join(lines).encode()))
-    copy = [json.loads(x) for x in _lines(shared_data, "news9", 30)]
+    copy = [json.loads(x) for x in collection_lines(shared_data, "news9", 30)]
     for rec in copy:
         rec["id"], rec["url"] = rec["id"] + "-copy", (rec.get("url") or "") + "?copy"
         rec["source"] = "Copy Desk"
