@@ -33,7 +33,7 @@ from search.models import (
     Suggestion,
     Timeline,
 )
-from search.query import ParsedQuery, parse, query_languages
+from search.query import ParsedQuery, parse_in
 from search.schema import ALL_TEXT_FIELDS, from_stored
 from search.storymap import StoryMap
 
@@ -150,21 +150,6 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
 
     walk(q)
     return Wanted(found, langs)
-
-
-def parse_in(searcher: Searcher, text: str, lang: str | None = None) -> ParsedQuery:
-    """`search.query.parse_in`, with the index's languages read once per reader.
-
-    Which languages an index holds is a walk over the `analyzed_as` terms of every
-    segment: constant for a reader, and otherwise repeated by every search.
-    """
-    reader = searcher.reader()
-    key = ("languages", lang)
-    langs = docsets.FILTERS.get(reader, key)
-    if langs is None:
-        langs = tuple(query_languages(searcher, lang))
-        docsets.FILTERS.put(reader, key, langs)
-    return parse(text, langs, reader)
 
 
 def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:

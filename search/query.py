@@ -24,6 +24,7 @@ from whoosh import query as wq
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
+from search import docsets
 from search.analysis import TOKEN_PATTERN, exact_form, fold, term_for
 from search.errors import QueryError
 from search.languages import GENERIC, SUPPORTED, query_language
@@ -304,5 +305,15 @@ def query_languages(searcher: Searcher, lang: str | None = None) -> list[str]:
 
 
 def parse_in(searcher: Searcher, text: str, lang: str | None = None) -> ParsedQuery:
-    """Parse `text` for `searcher`'s index: in `lang`, or in every language it holds."""
-    return parse(text, query_languages(searcher, lang), searcher.reader())
+    """Parse `text` for `searcher`'s index: in `lang`, or in every language it holds.
+
+    Which languages an index holds is a walk over the `analyzed_as` terms of every
+    segment: constant for a reader, so read once per reader (`docsets.FILTERS`).
+    """
+    reader = searcher.reader()
+    key = ("languages", lang)
+    langs = docsets.FILTERS.get(reader, key)
+    if langs is None:
+        langs = tuple(query_languages(searcher, lang))
+        docsets.FILTERS.put(reader, key, langs)
+    return parse(text, langs, reader)
