@@ -220,6 +220,15 @@ _INDEX_MEMO: dict[str, dict[str, tuple[str, ...]]] = {}
 INDEX_MEMO_SIZE = 1 << 19
 
 
+def index_memo(lang: str = GENERIC) -> dict[str, tuple[str, ...]]:
+    """Return `index_positions`' token -> terms memo for `lang` (the same dict for good:
+    it is cleared, never replaced), so code reading text just indexed reuses its stems."""
+    memo = _INDEX_MEMO.get(lang)
+    if memo is None:
+        memo = _INDEX_MEMO[lang] = {}
+    return memo
+
+
 def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     """Return each index term of `text` with its word positions, as `make_analyzer` indexes it.
 
@@ -228,9 +237,7 @@ def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     filter generator and then collected again. The result is the analyzer's, term for
     term and position for position (tests/test_analysis.py holds them equal).
     """
-    memo = _INDEX_MEMO.get(lang)
-    if memo is None:
-        memo = _INDEX_MEMO[lang] = {}
+    memo = index_memo(lang)
     out: dict[str, list[int]] = {}
     pos = 0
     for word in _TOKEN_RE.findall(text):

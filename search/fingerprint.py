@@ -76,7 +76,7 @@ _term_uncached = term_for.__wrapped__
 # The index writer's own token -> terms memo (`analysis.index_positions`): in an index
 # worker, which fingerprints the bodies it has just indexed (indexer/pipeline.py), most
 # tokens are there already, stemmed; the shared fields' first term is `term_for`'s.
-_INDEXED: dict[str, tuple[str, ...]] = getattr(analysis, "_INDEX_MEMO", {}).setdefault(GENERIC, {})
+_INDEXED = analysis.index_memo(GENERIC)
 
 
 def _term(token: str) -> str | None:
