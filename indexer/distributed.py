@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
@@ -55,6 +55,7 @@ from indexer.changes import Applier, Progress, full_scan
 from indexer.partition import SPLIT_MIN_WEIGHT, Partition, plan_partitions
 from indexer.replay import Replayed, replay
 from indexer.report import JobReport
+from indexer.segwriter import TermPoolWriter
 from indexer.shard import ShardResult, extract_partition, pieces_of, write_shard
 from search.stories import StoryIndex
 
@@ -185,7 +186,7 @@ def _rebuild(
         run = _Run(client, options, shard_root, on_partition)
         done, shards, phases = run.partitions(partitions, plan.order, scan_ns, ctx.progress)
         t1 = time.perf_counter()
-        writer = cast(SegmentWriter, ix.writer(limitmb=jobs.WRITER_LIMIT_MB))
+        writer = TermPoolWriter(ix, limitmb=jobs.WRITER_LIMIT_MB)
         if options.merge:
             _merge(writer, shards)
         else:

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
 
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
@@ -34,6 +33,7 @@ from indexer.changes import Applier, Progress, Scan, Tally, full_scan, scan
 from indexer.locking import JobLock
 from indexer.pipeline import WriterOptions, input_size, open_writer
 from indexer.report import JobReport, now_iso, record_last_job
+from indexer.segwriter import TermPoolWriter
 from indexer.sources import fingerprint, iter_paths
 from indexer.verify import verify_generation
 from search import storymap
@@ -398,7 +398,7 @@ def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
         ctx.step()
         ix = whoosh_index.open_dir(str(path))
         stories = _load_stories(base_path)
-        writer = cast(SegmentWriter, ix.writer(limitmb=WRITER_LIMIT_MB))
+        writer = TermPoolWriter(ix, limitmb=WRITER_LIMIT_MB)
         applier = Applier(
             old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns, stories=stories
         )

@@ -5,10 +5,11 @@ encode, compress), and all of it is per document, so it spreads over processes:
 `ParallelWriter` has the `add_document` / `delete_by_term` / `commit` / `cancel` face
 of a Whoosh writer. The parent process (which reads, extracts and fingerprints)
 batches documents into a bounded queue; each worker process feeds them to its own
-`SegmentWriter` and finishes a segment whenever its in-memory posting pool reaches
-`segment_mb`, so the pool never spills sorted runs to disk (Whoosh's external sort
-pickles every posting twice: about a third of a single writer's build time) and
-memory stays bounded whatever the corpus size. `commit` adds the workers' segments
+segment writer (`segwriter.TermPoolWriter`: Whoosh's segments from a compact
+in-memory pool) and finishes a segment whenever that pool reaches `segment_mb`, so
+postings never spill to sorted runs on disk (Whoosh's external sort pickles every
+posting twice: about a third of a single writer's build time) and memory stays
+bounded whatever the corpus size. `commit` adds the workers' segments
 to the index's table of contents beside whatever the parent's own writer did
 (deletions of old documents in an update): nothing is re-merged, so the time per
 document does not grow with the corpus.
@@ -48,6 +49,7 @@ from typing import Any, cast
 from whoosh.index import FileIndex, Index
 from whoosh.writing import SegmentWriter
 
+from indexer.segwriter import TermPoolWriter
 from search.fingerprint import Fingerprint, Scheme, fingerprint
 
 log = logging.getLogger(__name__)
@@ -60,13 +62,12 @@ POLL_S = 0.5  # how often a blocked worker or parent checks that the other side 
 class WriterOptions:
     """How an index build writes: processes, batch size and memory per segment.
 
-    `workers=0` writes in the calling process with one plain `SegmentWriter` (what
-    `update` uses for its usually small changes, and the comparison point of the
-    benchmark). `segment_mb` is Whoosh's own estimate of the posting pool (about
-    170 bytes a posting; the real Python objects take more). Measured at 20k articles:
-    a worker peaked at ~320 MB with 64 and ~390 MB with 128 (the rest is the
-    interpreter, Whoosh, NLTK and the bounded analysis memos), so a build's tree is
-    roughly the job + workers x (1.2 x segment_mb + ~240 MB).
+    `workers=0` writes in the calling process with one plain `SegmentWriter` (the
+    comparison point of the benchmark). Workers write with `segwriter.TermPoolWriter`,
+    whose pool is compact arrays; `segment_mb` is that pool's size (about 16 bytes a
+    posting plus its positions, 160 a distinct term), and finishing a segment adds about
+    a tenth on top. Larger segments mean fewer of them: each is one more lookup per
+    term for every query.
     """
 
     workers: int = 2
@@ -167,7 +168,7 @@ def _worker(
     limit = options.segment_mb * 1024 * 1024
     scheme = options.fingerprints
     # A pool limit above the segment budget: the pool must never spill on its own.
-    make = lambda: SegmentWriter(ix, _lk=False, limitmb=options.segment_mb * 4)  # noqa: E731
+    make = lambda: TermPoolWriter(ix, _lk=False)  # noqa: E731
     segments: list[Any] = []
     prints: list[tuple[str, Fingerprint]] = []
     docs, busy, cpu = 0, 0.0, 0.0

@@ -45,6 +45,7 @@ from indexer.decoding import decode_bytes, has_binary_marks
 from indexer.extract import MAX_BYTES, ExtractionError, Skipped, extract
 from indexer.partition import Partition, Piece
 from indexer.pipeline import _die_with_parent
+from indexer.segwriter import TermPoolWriter
 from indexer.sources import SourceFile, read_source
 from search.fingerprint import Fingerprint, Scheme, fingerprint
 from search.models import Article
@@ -206,7 +207,7 @@ def _write_index(directory: str, articles: Sequence[Article], limit_mb: int) -> 
     """Create a Whoosh index in `directory` holding `articles`, in order, in one writer."""
     Path(directory).mkdir()  # not parents: a discarded generation must stay gone
     ix = whoosh_index.create_in(directory, build_schema())
-    writer = ix.writer(limitmb=limit_mb)
+    writer = TermPoolWriter(ix, limitmb=limit_mb)
     _open_every_column(writer, ix.schema)
     try:
         for article in articles:

@@ -1,0 +1,289 @@
+"""A Whoosh segment writer that keeps postings per term and writes them a block at a time.
+
+Whoosh's `SegmentWriter` puts every posting into a `PostingPool` as its own tuple
+(field, term, document, weight, positions), sorts all of them when the segment is
+finished, then feeds them one by one to the codec, which looks up each posting's
+field length in a column to keep its block's length range. At ~300 postings per
+news article that is most of a segment's memory (~150 bytes per posting) and a
+third of its CPU.
+
+Here each term's postings are appended to compact arrays as documents are added
+(documents arrive in number order, so every term's postings are already sorted);
+finishing the segment sorts only the terms and hands the codec's postings writer
+whole blocks (ids, weights, values, and the length range from an array of the
+field's lengths kept while adding). The bytes written are the codec's own
+(`W3PostingsWriter._write_block`, `finish_postings`): the segment is the one Whoosh
+would write, which tests/test_segwriter.py checks posting by posting. Its pool
+needs about a sixth of the memory, so a worker's segment holds several times more
+documents at the same `segment_mb`, and a full build has a few segments instead of
+a score of them (each segment is one more term lookup per term for every query).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
+
+TERM_BYTES = 160  # a new term: its dict entry, key tuple and term bytes
+POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """A pool's postings in the codec's order; term t's are [bounds[t], bounds[t + 1])."""
+
+    keys: list[tuple[str, bytes]]  # (field, term bytes), sorted
+    bounds: list[int]
+    ids: array[int]
+    weights: array[float]
+    data: bytes  # every posting's value bytes; posting j's are data[begins[j]:ends[j]]
+    begins: array[int]
+    ends: array[int]
+
+    def value(self, j: int) -> bytes:
+        return self.data[self.begins[j]:self.ends[j]]
+
+
+class TermPool:
+    """Every posting as one entry of flat arrays (term number, document, weight, value),
+    ordered by term only when the segment is written.
+
+    Has the part of `PostingPool`'s face a `SegmentWriter` uses (`add`,
+    `iter_postings`, `cleanup`, `currentsize`, `fieldnames`).
+    """
+
+    def __init__(self) -> None:
+        self.term_numbers: dict[tuple[str, bytes], int] = {}
+        self.terms = array("I")  # per posting: its term's number
+        self.ids = array("I")
+        self.weights = array("f")
+        self.values = bytearray()  # the postings' value bytes, one after another
+        self.ends = array("I")  # per posting: where its value bytes end
+        self.fieldnames: set[str] = set()
+
+    def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
+        """Add one posting (the generic path: merges, and anything not via add_document)."""
+        fieldname, tbytes, docnum, weight, vbytes = item
+        key = (fieldname, tbytes)
+        number = self.term_numbers.get(key)
+        if number is None:
+            number = self.term_numbers[key] = len(self.term_numbers)
+            self.fieldnames.add(fieldname)
+        self.terms.append(number)
+        self.ids.append(docnum)
+        self.weights.append(weight)
+        if vbytes:
+            self.values += vbytes
+        self.ends.append(len(self.values))
+
+    @property
+    def currentsize(self) -> int:
+        """The pool's size in bytes, near enough (what `segment_mb` limits)."""
+        return (POSTING_BYTES * len(self.ids) + len(self.values)
+                + TERM_BYTES * len(self.term_numbers))
+
+    def take_sorted(self) -> Sorted:
+        """Return the postings in the codec's order (field, term bytes, document) and empty
+        the pool, freeing each of its arrays once its sorted copy is made (a segment's
+        peak memory is the pool plus about half again, not twice the pool)."""
+        keys = sorted(self.term_numbers)
+        rank = np.empty(len(keys), dtype=np.uint32)
+        rank[[self.term_numbers[k] for k in keys]] = np.arange(len(keys), dtype=np.uint32)
+        self.term_numbers = {}
+        ranks = rank[np.frombuffer(self.terms, dtype=np.uint32)]
+        self.terms = array("I")
+        # By term, then document; lexsort is stable, so a document's postings keep arrival order.
+        order = np.lexsort((np.frombuffer(self.ids, dtype=np.uint32), ranks)).astype(np.uint32)
+        ranks = ranks[order]
+        starts = np.flatnonzero(np.r_[True, ranks[1:] != ranks[:-1]]) if len(ranks) else ranks
+        del ranks
+        ids = array("I", np.frombuffer(self.ids, dtype=np.uint32)[order].tobytes())
+        self.ids = array("I")
+        weights = array("f", np.frombuffer(self.weights, dtype=np.float32)[order].tobytes())
+        self.weights = array("f")
+        ends = np.frombuffer(self.ends, dtype=np.uint32)
+        begins = array("I", np.r_[np.uint32(0), ends[:-1]][order].tobytes())
+        ends_sorted = array("I", ends[order].tobytes())
+        del ends, order
+        self.ends = array("I")
+        data = bytes(self.values)
+        self.values = bytearray()
+        return Sorted(keys, [*starts.tolist(), len(ids)], ids, weights, data, begins,
+                      ends_sorted)
+
+    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
+        """Yield (field, term, document, weight, value) in order, as `PostingPool` does
+        (and empty the pool)."""
+        got = self.take_sorted()
+        ids = got.ids
+        for t, (field, tbytes) in enumerate(got.keys):
+            for j in range(got.bounds[t], got.bounds[t + 1]):
+                yield field, tbytes, ids[j], got.weights[j], got.value(j)
+
+    def cleanup(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
+    """`SegmentWriter` with a `TermPool` and a block-at-a-time flush (module docstring)."""
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        if any(f.vector or f.separate_spelling() for _n, f in ix.schema.items()):
+            raise ValueError("TermPoolWriter does not write term vectors or spelling words")
+        super().__init__(ix, **kwargs)
+        self.pool = TermPool()
+        # Per field: each document's length as the codec stores it (a byte), read back.
+        self._lengths: dict[str, array[int]] = {}
+        self._merged = False  # postings added from other segments (add_reader)
+
+    def add_document(self, **fields: Any) -> None:
+        """`SegmentWriter.add_document` (no vectors, no spelling), postings into the pool."""
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        pool = self.pool
+        numbers = pool.term_numbers
+        add_term, add_id = pool.terms.append, pool.ids.append
+        add_weight, add_end = pool.weights.append, pool.ends.append
+        values = pool.values
+        local = docnum - self.docbase
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted([name for name in fields if not name.startswith("_")])
+        self._check_fields(schema, fieldnames)
+
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    for tbytes, freq, weight, vbytes in field.index(value):
+                        key = (fieldname, tbytes)
+                        number = numbers.get(key)
+                        if number is None:
+                            number = numbers[key] = len(numbers)
+                        add_term(number)
+                        add_id(docnum)
+                        add_weight(weight * fieldboost)
+                        if vbytes:
+                            values += vbytes
+                        add_end(len(values))
+                        length += freq
+                    pool.fieldnames.add(fieldname)
+                    if not field.scorable:
+                        length = 0
+                    elif length:
+                        self._set_length(fieldname, local, length)
+                customval = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, customval if field.stored else None,
+                                       length)
+                column = field.column_type
+                if column and customval is not None:
+                    perdocwriter.add_column_value(fieldname, column,
+                                                  field.to_column_value(customval))
+        except ValueError:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
+        """Merging a segment in: its documents' lengths are in the columns, not `_lengths`."""
+        self._merged = True
+        super().add_postings_to_pool(reader, startdoc, docmap)
+
+    def _set_length(self, fieldname: str, local: int, length: int) -> None:
+        lengths = self._lengths.get(fieldname)
+        if lengths is None:
+            lengths = self._lengths[fieldname] = array("I")
+        missing = local + 1 - len(lengths)
+        if missing > 0:
+            lengths.frombytes(bytes(lengths.itemsize * missing))
+        lengths[local] = byte_to_length(length_to_byte(length))
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        pool: TermPool = self.pool
+        if self.docbase or self._merged:
+            # An offset or merged segment: Whoosh's own loop, lengths read from the columns.
+            pdr = self.per_document_reader() if self.codec.length_stats else None
+            self.fieldwriter.add_postings(self.schema, pdr, pool.iter_postings())
+            self.fieldwriter.close()
+            if pdr:
+                pdr.close()
+            return
+        fw = self.fieldwriter
+        schema = self.schema
+        got = pool.take_sorted()
+        keys, bounds = got.keys, got.bounds
+        # Each posting's field length (0: none), as the codec would read it per posting.
+        lengths = np.zeros(len(got.ids), dtype=np.uint32)
+        ids_np = np.frombuffer(got.ids, dtype=np.uint32)
+        field_start = 0
+        for t in range(1, len(keys) + 1):
+            if t == len(keys) or keys[t][0] != keys[t - 1][0]:
+                field = keys[t - 1][0]
+                known = self._lengths.get(field)
+                if known is not None:
+                    table = np.frombuffer(known, dtype=np.uint32)
+                    span = ids_np[bounds[field_start]:bounds[t]]
+                    inside = span < len(table)
+                    lengths[bounds[field_start]:bounds[t]][inside] = table[span[inside]]
+                field_start = t
+        lens = array("I", lengths.tobytes())
+        del lengths, ids_np
+        ids, weights, values = got.ids, got.weights, (got.data, got.begins, got.ends)
+        current = None
+        for t, (fieldname, tbytes) in enumerate(keys):
+            if fieldname != current:
+                if current is not None:
+                    fw.finish_field()
+                fw.start_field(fieldname, schema[fieldname])
+                current = fieldname
+            fw.start_term(tbytes)
+            _write_postings(fw._postwriter, bounds[t], bounds[t + 1], ids, weights, values, lens)
+            fw.finish_term()
+        if current is not None:
+            fw.finish_field()
+        fw.close()
+
+
+def _write_postings(pw: Any, start: int, end: int, ids: array[int], weights: array[float],
+                    values: tuple[bytes, array[int], array[int]], lengths: array[int]) -> None:
+    """Fill the postings writer's block buffer a block at a time, as `add_posting` would."""
+    limit = pw._blocklimit
+    data, begins, ends = values
+    while True:
+        stop = min(start + limit, end)
+        pw._ids = ids[start:stop]
+        pw._weights = block_weights = weights[start:stop]
+        if stop - start == 1:
+            a, b = begins[start], ends[start]
+            pw._values = [data[a:b]] if b > a else []
+            pw._maxweight = max(0.0, block_weights[0])
+            x = lengths[start]
+            pw._minlength = x or None
+            pw._maxlength = x
+        else:
+            pw._values = [data[a:b] for a, b in zip(begins[start:stop], ends[start:stop], strict=True)
+                          if b > a]
+            pw._maxweight = max(0.0, max(block_weights))
+            lens = [x for x in lengths[start:stop] if x]
+            pw._minlength = min(lens) if lens else None
+            pw._maxlength = max(lens) if lens else 0
+        if stop >= end:
+            return  # the last (or only) block stays in the buffer: `finish_postings` writes it
+        pw._write_block()
+        start = stop

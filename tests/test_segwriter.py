@@ -1,0 +1,150 @@
+"""TermPoolWriter writes the segment Whoosh's SegmentWriter writes: same terms, postings, blocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.writing import PostingPool, SegmentWriter
+
+from indexer.segwriter import TermPool, TermPoolWriter
+from search.models import Article
+from search.schema import build_schema, to_document
+from tests.jobfixtures import collection_lines
+
+TEXTS = [
+    ("en", "Negotiations resumed", "The Security Council's negotiations on Gaza resumed; "
+     "negotiators said it was the end of the talks."),
+    ("tr", "Müzakereler", "Türkiye'nin müzakereleri: Dışişleri Bakanı İstanbul'da konuştu."),
+    ("ar", "المفاوضات", "وقالت الحكومة إن المفاوضات الجارية مع الأطراف ستستمر، ولكن بشروط."),
+    ("de", "Haushalt", "Die Verhandlungen über den Haushalt wurden in Berlin fortgesetzt."),
+    ("en", "Empty", ""),
+]
+
+
+def _articles(n: int) -> list[Article]:
+    """Articles in several languages; "negotiations" is in enough of them for many blocks."""
+    out = []
+    for i in range(n):
+        lang, title, body = TEXTS[i % len(TEXTS)]
+        out.append(Article(
+            id=f"a{i}", title=f"{title} {i}", body=f"{body} Item {i} of {n}, part {i % 7}.",
+            source=f"Source {i % 3}", language=lang,
+            published=dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=i % 400),
+        ))
+    return out
+
+
+def _build(root: Path, make: Any, docs: list[dict[str, Any]]) -> Any:
+    root.mkdir()
+    ix = whoosh_index.create_in(str(root), build_schema())
+    writer = make(ix)
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    return whoosh_index.open_dir(str(root))
+
+
+def _postings(reader: Any, field: str, text: bytes) -> list[tuple[Any, ...]]:
+    m = reader.postings(field, text)
+    out = []
+    while m.is_active():
+        out.append((m.id(), m.weight(), m.value(), m.block_min_length(),
+                    m.block_max_length(), m.block_max_weight()))
+        m.next()
+    return out
+
+
+def assert_same_index(a: Any, b: Any) -> int:
+    """Assert two indexes hold the same terms, term statistics, postings and documents."""
+    with a.reader() as ra, b.reader() as rb:
+        terms = list(ra.all_terms())
+        assert terms == list(rb.all_terms())
+        postings = 0
+        for field, text in terms:
+            ia, ib = ra.term_info(field, text), rb.term_info(field, text)
+            for attr in ("_weight", "_df", "_minlength", "_maxlength", "_maxweight",
+                         "_minid", "_maxid"):
+                assert getattr(ia, attr) == getattr(ib, attr), (field, text, attr)
+            pa = _postings(ra, field, text)
+            assert pa == _postings(rb, field, text), (field, text)
+            postings += len(pa)
+        assert list(ra.all_stored_fields()) == list(rb.all_stored_fields())
+        for field in ra.schema.scorable_names():
+            assert ra.field_length(field) == rb.field_length(field)
+            assert [ra.doc_field_length(d, field) for d in range(ra.doc_count_all())] == \
+                [rb.doc_field_length(d, field) for d in range(rb.doc_count_all())]
+        return postings
+
+
+def test_same_segment_as_whoosh(tmp_path: Path) -> None:
+    docs = [to_document(a) for a in _articles(700)]
+    a = _build(tmp_path / "whoosh", lambda ix: ix.writer(), docs)
+    b = _build(tmp_path / "pool", TermPoolWriter, docs)
+    assert assert_same_index(a, b) > 5000
+    with b.reader() as r:  # a term long enough for several blocks of postings (en, ar, "")
+        assert len(_postings(r, "body", b"item")) == 700 * 3 // 5
+
+
+def test_same_segment_on_real_articles(tmp_path: Path, shared_data: Path) -> None:
+    schema = build_schema()
+    docs = []
+    for name in ("news9", "saudinewsnet", "reuters21578"):
+        for line in collection_lines(shared_data, name, 120):
+            record = json.loads(line)
+            docs.append(to_document(Article(
+                id=f"{name}-{len(docs)}", title=record.get("title") or "",
+                body=record.get("body") or "", source=name,
+                language="ar" if name == "saudinewsnet" else "en")))
+    assert set(docs[0]) <= set(schema.names()) | {k for k in docs[0] if k.startswith("_")}
+    a = _build(tmp_path / "whoosh", lambda ix: ix.writer(), docs)
+    b = _build(tmp_path / "pool", TermPoolWriter, docs)
+    assert assert_same_index(a, b) > 50_000
+
+
+def test_merging_segments_in_gives_the_same_index(tmp_path: Path) -> None:
+    """Postings merged from other segments (add_reader) take Whoosh's own loop."""
+    articles = _articles(300)
+    first = [to_document(a) for a in articles[:200]]
+    second = [to_document(a) for a in articles[200:]]
+    built = []
+    for name, make in (("whoosh", lambda ix: ix.writer()), ("pool", TermPoolWriter)):
+        ix = _build(tmp_path / name, make, first)
+        writer = make(ix)
+        for doc in second:
+            writer.add_document(**doc)
+        writer.delete_by_term("id", "a3")
+        writer.commit(optimize=True)
+        built.append(whoosh_index.open_dir(str(tmp_path / name)))
+    assert len(built[1]._segments()) == 1
+    assert assert_same_index(*built) > 1000
+
+
+def test_pool_orders_postings_as_whoosh_does(tmp_path: Path) -> None:
+    items = [("body", b"b", 5, 1.0, b"x"), ("body", b"a", 7, 2.0, b""),
+             ("body", b"b", 2, 1.0, b"yy"), ("title", b"a", 1, 1.0, None),
+             ("body", b"a", 3, 1.5, b"z"), ("body", b"b", 9, 3.0, b"")]
+    pool = TermPool()
+    reference = PostingPool(None, None)
+    for item in items:
+        pool.add(item)
+        reference.add(item)
+    assert pool.currentsize > 0
+    got = [(f, t, d, w, v or None) for f, t, d, w, v in pool.iter_postings()]
+    assert got == [(f, t, d, w, v or None) for f, t, d, w, v in reference.iter_postings()]
+    assert pool.currentsize == 0 and not list(pool.iter_postings())  # taken out of the pool
+
+
+def test_refuses_a_schema_it_does_not_write(tmp_path: Path) -> None:
+    from whoosh.fields import TEXT, Schema
+
+    ix = whoosh_index.create_in(str(tmp_path), Schema(t=TEXT(vector=True)))
+    with pytest.raises(ValueError, match="vectors"):
+        TermPoolWriter(ix)
+    writer = ix.writer()  # the refusal left the index unlocked
+    assert isinstance(writer, SegmentWriter)
+    writer.cancel()
