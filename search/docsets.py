@@ -178,8 +178,16 @@ def phrase_docs(searcher: Searcher, q: wq.Phrase) -> Set[int]:
     if known is not None:
         return known  # type: ignore[no-any-return]
     reader = searcher.reader()
-    words = sorted((term_docs(reader, q.fieldname, w) for w in q.words), key=len)
-    candidates = words[0].intersection(*words[1:]) if words else set()
+    field = q.fieldname
+    words = sorted(q.words, key=lambda w: reader.doc_frequency(field, w))
+    candidates: set[int] = set(term_docs(reader, field, words[0])) if words else set()
+    for w in words[1:]:
+        if not candidates:
+            break
+        if few_among(reader, field, w, len(candidates)):
+            candidates = set(among(reader, field, w, sorted(candidates)))
+        else:
+            candidates &= term_docs(reader, field, w)
     found: Set[int]
     if not candidates:
         found = EMPTY
@@ -189,6 +197,50 @@ def phrase_docs(searcher: Searcher, q: wq.Phrase) -> Set[int]:
         found = confirm(searcher, q, candidates)
     RESULTS.put(reader, key, found)
     return found
+
+
+SKIP_SHARE = 8  # read a term's postings by skipping when it has this many times more
+
+
+def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
+          values: bool = False) -> dict[int, tuple[float, bytes | None]]:
+    """Return {doc: (weight, value bytes or None)} for the documents of `docs` (sorted)
+    that hold the term, read by skipping from one to the next.
+
+    A skip passes over whole blocks by their headers (last id), so only the blocks
+    holding one of `docs` are decoded: for a phrase of a rare and a common word, or a
+    phrase's words scored where the phrase is, that is a few blocks of thousands.
+    """
+    out: dict[int, tuple[float, bytes | None]] = {}
+    todo = list(docs)
+    if not todo:
+        return out
+    for leaf, base in reader.leaf_readers():
+        end = base + leaf.doc_count_all()
+        mine = [d - base for d in todo if base <= d < end]
+        if not mine:
+            continue
+        try:
+            m = leaf.postings(field, text)
+        except TermNotFound:
+            continue
+        for n, local in enumerate(mine):
+            if not m.is_active():
+                break
+            if m.id() < local:
+                m.skip_to(local)
+                if not m.is_active():
+                    break
+            if m.id() == local:
+                out[local + base] = (m.weight(), m.value() if values else None)
+            if not n % 256:
+                limits.checkpoint()
+    return out
+
+
+def few_among(reader: IndexReader, field: str, text: str, count: int) -> bool:
+    """True when `count` documents are few enough against the term's to read them by skipping."""
+    return count * SKIP_SHARE <= reader.doc_frequency(field, text)
 
 
 def _decode_positions(value: bytes) -> list[int]:
@@ -201,6 +253,9 @@ def _positions(reader: IndexReader, field: str, text: str, docs: set[int]
     """Return {doc: positions of the term in `field`} for the documents in `docs`."""
     fmt: Any = reader.schema[field].format
     decode = _decode_positions if isinstance(fmt, Positions) else fmt.decode_positions
+    if few_among(reader, field, text, len(docs)):
+        return {d: decode(v) for d, (_w, v) in
+                among(reader, field, text, sorted(docs), values=True).items() if v is not None}
     out: dict[int, list[int]] = {}
     for leaf, base in reader.leaf_readers():
         try:

@@ -99,23 +99,33 @@ class _Scorer:
     def term(self, q: wq.Term) -> Scored:
         """BM25 of one field (`ranking._Scorer`), times the term's boost."""
         field, text = q.fieldname, q.text
+        score, present = self.empty()
+        sc = self._scorer(field, text)
+        if sc is None:
+            return score, present
+        ids, tf = _postings(self.reader, field, text)
+        score[ids] = self._bm25(sc, field, ids, tf, q.boost)
+        present[ids] = True
+        return score, present
+
+    def _scorer(self, field: str, text: str) -> ranking._Scorer | None:
+        """Return the term's BM25 scorer (None: not in the index)."""
         schema = self.searcher.schema
         if field not in schema or not schema[field].scorable:
             raise _Unsupported(field)
-        score, present = self.empty()
         if (field, schema[field].to_bytes(text)) not in self.reader:
-            return score, present
+            return None
         sc = self.weighting.scorer(self.searcher, field, text)
         if not isinstance(sc, ranking._Scorer):
             raise _Unsupported(type(sc).__name__)
-        ids, tf = _postings(self.reader, field, text)
+        return sc
+
+    def _bm25(self, sc: ranking._Scorer, field: str, ids: np.ndarray, tf: np.ndarray,
+              boost: float) -> np.ndarray:
         fl = _lengths(self.reader, field)[ids]
         k1, b = sc.K1, sc.B
-        score[ids] = sc.idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / sc.avgfl)))
-        if q.boost != 1.0:
-            score[ids] *= q.boost
-        present[ids] = True
-        return score, present
+        out = sc.idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / sc.avgfl)))
+        return out * boost if boost != 1.0 else out
 
     def word_group(self, q: ranking.WordGroup) -> Scored:
         """BM25F of one word over one language's fields (`_TfScorer` summed, `_Saturated`)."""
@@ -165,21 +175,37 @@ class _Scorer:
 
     def phrase(self, q: wq.Phrase, within: np.ndarray) -> Scored:
         """A phrase (or the title-proximity bonus): its words' BM25 summed, times its
-        boost, in the documents of `within` where the words occur together."""
+        boost, in the documents of `within` where the words occur together.
+
+        A word much commoner than the phrase is read only where the phrase is
+        (`docsets.among`, skipping), not over all its postings."""
         score, present = self.empty()
         field = self.searcher.schema[q.fieldname] if q.fieldname in self.searcher.schema \
             else None
         if field is None or not field.format or not field.format.supports("positions"):
             raise _Unsupported("phrase field")
-        words = [self.term(wq.Term(q.fieldname, w)) for w in q.words]
-        if not words:
+        if not q.words:
             return score, present
-        for s, _p in words:
-            score += s
         found = docsets.phrase_docs(self.searcher, q)
         if found:
             present[docsets.doc_array(found)] = True
             present &= within
+        docs = np.flatnonzero(present)
+        for w in q.words:  # in order: the sums are added as Whoosh adds them
+            if not len(docs):
+                break
+            if docsets.few_among(self.reader, q.fieldname, w, len(docs)):
+                sc = self._scorer(q.fieldname, w)
+                if sc is None:
+                    continue
+                got = docsets.among(self.reader, q.fieldname, w, docs.tolist())
+                ids = np.fromiter(got, dtype=np.int64, count=len(got))
+                tf = np.fromiter((wt for wt, _v in got.values()), dtype=np.float64,
+                                 count=len(got))
+                score[ids] += self._bm25(sc, q.fieldname, ids, tf, 1.0)
+            else:
+                s, _p = self.term(wq.Term(q.fieldname, w))
+                score += s
         score[~present] = 0.0
         if q.boost != 1.0:
             score *= q.boost

@@ -31,6 +31,8 @@ def _articles(n: int, seed: int) -> list[Article]:
             body += " Die Regierung verhandelt über den Haushalt."
         if lang == "ar":
             body += " وزير النفط في الرياض"
+        if i % 53 == 0:  # a rare word beside common ones: phrases read by skipping
+            body += " zebra crossing budget"
         out.append(Article(
             id=f"a{i}", title=title, body=body, source=rng.choice(["BBC", "CNN", "DW"]),
             section=rng.choice(["World", "Business", None]), language=lang,
@@ -65,6 +67,7 @@ QUERIES = [
     '"oil price"', '"peace report"', "mark*", "title:budget", "source:bbc budget",
     "(storm OR rain) market", "NOT budget", "haushalt", "النفط", "vote court strike",
     "zzzunknownword", "budget AND NOT (war OR peace)", "", "tal*",
+    '"zebra crossing budget"', '"crossing budget"', '"budget zebra"', '"budget budget"',
 ]
 
 
@@ -163,7 +166,8 @@ def test_snippet_finds_a_match_past_the_first_scan() -> None:
 # --- Scores as arrays (search/scores.py) equal Whoosh's --------------------------------------
 
 SCORED = ["budget", "budget talks", "oil price minister", "budget OR storm", "oil -price",
-          '"oil price"', "storm rain", "haushalt", "النفط", "title:budget"]
+          '"oil price"', "storm rain", "haushalt", "النفط", "title:budget",
+          '"zebra crossing budget"', '"crossing budget"', "budget -\"crossing budget\""]
 
 
 @pytest.mark.parametrize("text", SCORED)
