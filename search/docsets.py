@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Set, Sized
 from itertools import accumulate
@@ -184,10 +185,13 @@ def phrase_docs(searcher: Searcher, q: wq.Phrase) -> Set[int]:
     for w in words[1:]:
         if not candidates:
             break
-        if few_among(reader, field, w, len(candidates)):
-            candidates = set(among(reader, field, w, sorted(candidates)))
-        else:
-            candidates &= term_docs(reader, field, w)
+        try:
+            if few_among(reader, field, w, len(candidates)):
+                candidates = set(among(reader, field, w, sorted(candidates)))
+                continue
+        except LookupError:  # a posting format read otherwise: the whole list
+            pass
+        candidates &= term_docs(reader, field, w)
     found: Set[int]
     if not candidates:
         found = EMPTY
@@ -204,12 +208,13 @@ SKIP_SHARE = 8  # read a term's postings by skipping when it has this many times
 
 def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
           values: bool = False) -> dict[int, tuple[float, bytes | None]]:
-    """Return {doc: (weight, value bytes or None)} for the documents of `docs` (sorted)
-    that hold the term, read by skipping from one to the next.
+    """Return {doc: (weight, value bytes or None)} for the live documents of `docs`
+    (sorted) that hold the term, reading only the posting blocks that may hold them.
 
-    A skip passes over whole blocks by their headers (last id), so only the blocks
-    holding one of `docs` are decoded: for a phrase of a rare and a common word, or a
-    phrase's words scored where the phrase is, that is a few blocks of thousands.
+    Blocks are passed over by their headers (last id); a block that may hold one of
+    `docs` is decoded once and searched by bisection. For a phrase of a rare and a
+    common word, or a common word scored among a few matches, that is a few blocks
+    of thousands.
     """
     out: dict[int, tuple[float, bytes | None]] = {}
     todo = list(docs)
@@ -224,18 +229,42 @@ def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
             m = leaf.postings(field, text)
         except TermNotFound:
             continue
-        for n, local in enumerate(mine):
-            if not m.is_active():
-                break
-            if m.id() < local:
-                m.skip_to(local)
-                if not m.is_active():
-                    break
-            if m.id() == local:
-                out[local + base] = (m.weight(), m.value() if values else None)
-            if not n % 256:
-                limits.checkpoint()
+        if isinstance(m, FilterMatcher):
+            m = m.child  # `docs` are live documents: the deleted ones are never asked for
+        if not isinstance(m, W3LeafMatcher):
+            raise LookupError(type(m).__name__)
+        _among_blocks(m, base, mine, values, out)
     return out
+
+
+def _among_blocks(m: Any, base: int, mine: list[int], values: bool,
+                  out: dict[int, tuple[float, bytes | None]]) -> None:
+    i, n = 0, len(mine)
+    while i < n and m.is_active():
+        if m._maxid < mine[i]:
+            m._next_block()
+            continue
+        if m._ids is None:
+            m._read_ids()
+        ids, last = m._ids, m._maxid
+        weights: Any = None
+        vals: Any = None
+        while i < n and mine[i] <= last:
+            d = mine[i]
+            k = bisect_left(ids, d)
+            if k < len(ids) and ids[k] == d:
+                if weights is None:
+                    if m._weights is None:
+                        m._read_weights()
+                    weights = m._weights
+                    if values:
+                        if m._values is None:
+                            m._read_values()
+                        vals = m._values
+                out[d + base] = (weights[k], vals[k] if values else None)
+            i += 1
+        m._next_block()
+        limits.checkpoint()
 
 
 def few_among(reader: IndexReader, field: str, text: str, count: int) -> bool:

@@ -198,7 +198,10 @@ class _Scorer:
                 sc = self._scorer(q.fieldname, w)
                 if sc is None:
                     continue
-                got = docsets.among(self.reader, q.fieldname, w, docs.tolist())
+                try:
+                    got = docsets.among(self.reader, q.fieldname, w, docs.tolist())
+                except LookupError as e:
+                    raise _Unsupported(str(e)) from None
                 ids = np.fromiter(got, dtype=np.int64, count=len(got))
                 tf = np.fromiter((wt for wt, _v in got.values()), dtype=np.float64,
                                  count=len(got))
