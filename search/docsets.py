@@ -19,6 +19,7 @@ search over its deadline stops inside this stage instead of after it.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from bisect import bisect_left
@@ -147,16 +148,24 @@ def _eval(searcher: Searcher, q: wq.Query) -> Set[int]:
             out |= _eval(searcher, child)
         return out
     if isinstance(q, wq.And):
-        parts = [_eval(searcher, c) for c in q.children()]
-        if not parts:
-            return EMPTY
-        parts.sort(key=len)
-        result: Set[int] = parts[0]
-        for p in parts[1:]:
-            if not result:
-                break
-            result = result & p
-        return result
+        # Cheapest part first; a part of plain terms much commoner than the documents
+        # left is checked by reading only their blocks (`among`), not whole lists.
+        parts = sorted(q.children(), key=lambda c: _cost(reader, c))
+        result: Set[int] | None = None
+        for part in parts:
+            if result is not None:
+                if not result:
+                    break
+                cost = _cost(reader, part)
+                if cost != math.inf and len(result) * SKIP_SHARE <= cost:
+                    try:
+                        result = _docs_among(reader, part, sorted(result))
+                        continue
+                    except LookupError:
+                        pass
+            docs = _eval(searcher, part)
+            result = docs if result is None else result & docs
+        return EMPTY if result is None else result
     if isinstance(q, wq.AndNot):
         a = _eval(searcher, q.a)
         return a - _eval(searcher, q.b) if a else a
@@ -167,6 +176,33 @@ def _eval(searcher: Searcher, q: wq.Query) -> Set[int]:
     if isinstance(q, wq.Phrase):
         return phrase_docs(searcher, q)
     return _whoosh_docs(searcher, q)
+
+
+def _plain_terms(q: wq.Query) -> list[wq.Term] | None:
+    """Return the terms of a term or an OR of terms (None: any other shape)."""
+    if type(q) is wq.Term:
+        return [q]
+    if isinstance(q, wq.Or) and not getattr(q, "minmatch", 0) and all(
+        type(c) is wq.Term for c in q.children()
+    ):
+        return [c for c in q.children() if type(c) is wq.Term]
+    return None
+
+
+def _cost(reader: IndexReader, q: wq.Query) -> float:
+    """Return how many postings matching `q` reads (infinite: not a plain term query)."""
+    terms = _plain_terms(q)
+    if terms is None:
+        return math.inf
+    return float(sum(reader.doc_frequency(t.fieldname, t.text) for t in terms))
+
+
+def _docs_among(reader: IndexReader, q: wq.Query, docs: list[int]) -> set[int]:
+    """Return the documents of `docs` (sorted) that a term or an OR of terms matches."""
+    out: set[int] = set()
+    for t in _plain_terms(q) or ():
+        out.update(among(reader, t.fieldname, t.text, docs))
+    return out
 
 
 def phrase_docs(searcher: Searcher, q: wq.Phrase) -> Set[int]:

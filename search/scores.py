@@ -92,6 +92,22 @@ class _Scorer:
         self.n = self.reader.doc_count_all()
         self.rank = rank
         self.weighting = ranking.weighting(rank)
+        # The documents that can matter (sorted), when few: a term much commoner than
+        # them is read only in their blocks (`docsets.among`), not over all its postings.
+        self.only: list[int] | None = None
+
+    def read(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return the term's (documents, weights): all of them, or those among `only`."""
+        only = self.only
+        if only is not None and docsets.few_among(self.reader, field, text, len(only)):
+            try:
+                got = docsets.among(self.reader, field, text, only)
+            except LookupError as e:
+                raise _Unsupported(str(e)) from None
+            ids = np.fromiter(got, dtype=np.int64, count=len(got))
+            return ids, np.fromiter((w for w, _v in got.values()), dtype=np.float64,
+                                    count=len(got))
+        return _postings(self.reader, field, text)
 
     def empty(self) -> Scored:
         return np.zeros(self.n), np.zeros(self.n, dtype=bool)
@@ -103,7 +119,7 @@ class _Scorer:
         sc = self._scorer(field, text)
         if sc is None:
             return score, present
-        ids, tf = _postings(self.reader, field, text)
+        ids, tf = self.read(field, text)
         score[ids] = self._bm25(sc, field, ids, tf, q.boost)
         present[ids] = True
         return score, present
@@ -145,7 +161,7 @@ class _Scorer:
             kind = ALL_TEXT_FIELDS.get(field, (field, ""))[0]
             b = q.ranking.b(kind)
             avgfl = ranking._avg_length(top, field)
-            ids, tf = _postings(self.reader, field, t.text)
+            ids, tf = self.read(field, t.text)
             fl = _lengths(self.reader, field)[ids]
             part = tf / (1 - b + b * fl / avgfl)
             if t.boost != 1.0:
@@ -159,7 +175,7 @@ class _Scorer:
             if field not in schema or (field, schema[field].to_bytes(t.text)) not in self.reader:
                 continue
             b = q.ranking.b(ranking.EXACT_KINDS[field])
-            ids, tf = _postings(self.reader, field, t.text)
+            ids, tf = self.read(field, t.text)
             keep = present[ids]
             ids, tf = ids[keep], tf[keep]
             fl = _lengths(self.reader, field)[ids]
@@ -284,6 +300,8 @@ def top(searcher: Searcher, q: wq.Query, rank: ranking.Ranking, matched: Set[int
     q = ranking.as_bm25f(ranking.with_proximity(q, rank), rank)
     ranked = ranking.ranked_searcher(searcher, rank)
     scorer = _Scorer(ranked, rank)
+    if len(matched) * docsets.SKIP_SHARE <= scorer.n:
+        scorer.only = sorted(matched)
     try:
         score, present = scorer.node(q)
     except _Unsupported:

@@ -68,6 +68,7 @@ QUERIES = [
     "(storm OR rain) market", "NOT budget", "haushalt", "النفط", "vote court strike",
     "zzzunknownword", "budget AND NOT (war OR peace)", "", "tal*",
     '"zebra crossing budget"', '"crossing budget"', '"budget zebra"', '"budget budget"',
+    "zebra budget", "zebra (budget OR talks)", "zebra NOT budget",
 ]
 
 
@@ -167,7 +168,8 @@ def test_snippet_finds_a_match_past_the_first_scan() -> None:
 
 SCORED = ["budget", "budget talks", "oil price minister", "budget OR storm", "oil -price",
           '"oil price"', "storm rain", "haushalt", "النفط", "title:budget",
-          '"zebra crossing budget"', '"crossing budget"', "budget -\"crossing budget\""]
+          '"zebra crossing budget"', '"crossing budget"', "budget -\"crossing budget\"",
+          "zebra budget", "zebra crossing budget talks"]
 
 
 @pytest.mark.parametrize("text", SCORED)
