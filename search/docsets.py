@@ -25,7 +25,7 @@ import weakref
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterable, Set, Sized
-from itertools import accumulate
+from itertools import accumulate, repeat
 from pickle import loads
 from typing import Any
 
@@ -47,32 +47,46 @@ RESULT_CACHE_SIZE = 32  # matching sets and facets of whole requests kept per re
 POSTINGS_CACHE_SIZE = 64  # decoded posting lists kept per reader (a few queries' worth)
 
 
-def _read_postings(m: Any) -> tuple[list[int], list[float]]:
-    """Return (segment-local ids, weights) of a fresh posting matcher, a block at a time."""
+def _read_postings(m: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return (segment-local ids, weights) of a fresh posting matcher, a block at a time.
+
+    A block's ids are stored as differences from the previous id, starting afresh in
+    each block; the first one of each block is rebased on the previous block's last
+    id (its header), so one cumulative sum in numpy decodes the whole list.
+    """
     if isinstance(m, FilterMatcher):  # a segment with deleted documents
         ids, weights = _read_postings(m.child)
-        keep, exclude = m._ids, m._exclude
-        pairs = [(d, w) for d, w in zip(ids, weights, strict=True) if (d in keep) != exclude]
-        return [d for d, _ in pairs], [w for _, w in pairs]
-    if not isinstance(m, W3LeafMatcher):
+        marked = np.fromiter(m._ids, dtype=np.int64, count=len(m._ids))
+        keep = np.isin(ids, marked, invert=bool(m._exclude))
+        return ids[keep], weights[keep]
+    if not isinstance(m, W3LeafMatcher) or m._byteids:
         raise LookupError(type(m).__name__)
-    ids_out: list[int] = []
+    deltas: list[int] = []
     weights_out: list[float] = []
+    previous = 0
     seen = 0
+    start = m._i if m.is_active() else 0  # a filter may have stepped past deleted ones
     while m.is_active():
-        if m._ids is None:
-            m._read_ids()
-        if m._weights is None:
-            m._read_weights()
-        start = m._i
-        ids_out.extend(m._ids[start:])
-        weights_out.extend(m._weights[start:])
-        seen += len(m._ids)
+        if m._data is None:
+            m._read_data()
+        block, weights = m._data[0], m._data[1]
+        size = len(block)
+        deltas.append(block[0] - previous)
+        deltas.extend(block[1:])
+        previous = m._maxid
+        if weights is None:
+            weights_out.extend(repeat(1.0, size))
+        elif isinstance(weights, float):
+            weights_out.extend(repeat(weights, size))
+        else:
+            weights_out.extend(weights)
+        seen += size
         if seen >= CHECK_EVERY:
             limits.checkpoint()
             seen = 0
         m._next_block()
-    return ids_out, weights_out
+    return (np.cumsum(np.array(deltas, dtype=np.int64))[start:],
+            np.array(weights_out, dtype=np.float64)[start:])
 
 
 def postings(reader: IndexReader, field: str, text: str | bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -86,17 +100,18 @@ def postings(reader: IndexReader, field: str, text: str | bytes) -> tuple[np.nda
     known = POSTINGS.get(reader, key)
     if known is not None:
         return known  # type: ignore[no-any-return]
-    ids: list[int] = []
-    weights: list[float] = []
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
     for leaf, base in reader.leaf_readers():
         try:
             m = leaf.postings(field, text)
         except TermNotFound:
             continue
         i, w = _read_postings(m)
-        ids.extend(i if not base else [d + base for d in i])
-        weights.extend(w)
-    found = (np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64))
+        ids.append(i + base if base else i)
+        weights.append(w)
+    found = (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
+             np.concatenate(weights) if weights else np.zeros(0, dtype=np.float64))
     POSTINGS.put(reader, key, found)
     return found
 
