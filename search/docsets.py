@@ -47,6 +47,15 @@ RESULT_CACHE_SIZE = 32  # matching sets and facets of whole requests kept per re
 POSTINGS_CACHE_SIZE = 64  # decoded posting lists kept per reader (a few queries' worth)
 
 
+def _block_ids(m: Any) -> Any:
+    """Return the ids of a W3 matcher's current block (`_read_ids`, the running sum in C)."""
+    if m._ids is None:
+        if m._data is None:
+            m._read_data()
+        m._ids = tuple(accumulate(m._data[0]))
+    return m._ids
+
+
 def _read_postings(m: Any) -> tuple[np.ndarray, np.ndarray]:
     """Return (segment-local ids, weights) of a fresh posting matcher, a block at a time.
 
@@ -295,9 +304,7 @@ def _among_blocks(m: Any, base: int, mine: list[int], values: bool,
         if m._maxid < mine[i]:
             m._next_block()
             continue
-        if m._ids is None:
-            m._read_ids()
-        ids, last = m._ids, m._maxid
+        ids, last = _block_ids(m), m._maxid
         weights: Any = None
         vals: Any = None
         while i < n and mine[i] <= last:
@@ -347,9 +354,7 @@ def _positions(reader: IndexReader, field: str, text: str, docs: set[int]
         if not isinstance(m, W3LeafMatcher):
             raise LookupError(type(m).__name__)
         while m.is_active():
-            if m._ids is None:
-                m._read_ids()
-            ids = m._ids
+            ids = _block_ids(m)
             values = None
             for i in range(m._i, len(ids)):
                 d = ids[i] + base
