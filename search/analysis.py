@@ -240,7 +240,7 @@ def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     memo = index_memo(lang)
     out: dict[str, list[int]] = {}
     pos = 0
-    for word in _TOKEN_RE.findall(text):
+    for word in _tokens(text):
         found = memo.get(word)
         if found is None:
             if len(memo) >= INDEX_MEMO_SIZE:
@@ -296,16 +296,32 @@ def index_exact(text: str) -> set[str]:
     """Return the exact-form terms of `text`, as `make_exact_analyzer` indexes them."""
     memo = _EXACT_MEMO
     out: set[str] = set()
-    for word in _TOKEN_RE.findall(text):
-        if word in memo:
-            found = memo[word]
-        else:
+    for word in set(_tokens(text)):  # each distinct word once: bodies repeat theirs
+        found = memo.get(word, _UNSEEN)
+        if found is _UNSEEN:
             if len(memo) >= INDEX_MEMO_SIZE:
                 memo.clear()
             found = memo[word] = exact_form.__wrapped__(word)
         if found is not None:
-            out.add(found)
+            out.add(found)  # type: ignore[arg-type]
     return out
+
+
+_UNSEEN = object()
+# The last text tokenised for the index and its tokens: a document's `body` and
+# `body_exact` (and `title`, `title_exact`) are the same string, analysed one after
+# the other (Whoosh adds fields in name order). Replaced whole, so threads never
+# see a text with another's tokens.
+_LAST_TOKENS: tuple[str | None, list[str]] = (None, [])
+
+
+def _tokens(text: str) -> list[str]:
+    global _LAST_TOKENS
+    last_text, tokens = _LAST_TOKENS
+    if last_text is not text:
+        tokens = _TOKEN_RE.findall(text)
+        _LAST_TOKENS = (text, tokens)
+    return tokens
 
 
 def terms(text: str, lang: str = GENERIC) -> list[str]:
