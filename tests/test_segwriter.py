@@ -148,3 +148,16 @@ def test_refuses_a_schema_it_does_not_write(tmp_path: Path) -> None:
     writer = ix.writer()  # the refusal left the index unlocked
     assert isinstance(writer, SegmentWriter)
     writer.cancel()
+
+
+def test_positions_encode_as_whoosh_does() -> None:
+    import random
+
+    from whoosh.formats import Positions
+
+    from search.schema import _encode_positions
+
+    rng = random.Random(7)
+    for n in (1, 1, 2, 3, 10, 300):
+        where = sorted(rng.sample(range(100_000), n))
+        assert _encode_positions(where) == Positions().encode(where)
