@@ -50,14 +50,17 @@ class Wanted(frozenset[str]):
 
 def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
     """Escape `text` and wrap each (start, end) span in <mark>."""
-    out = []
+    out: list[str] = []
+    add = out.append
     pos = 0
     for start, end in spans:
-        out.append(escape(text[pos:start]))
-        out.append(MARK_OPEN + escape(text[start:end]) + MARK_CLOSE)
+        add(escape(text[pos:start]))
+        add(MARK_OPEN)
+        add(escape(text[start:end]))
+        add(MARK_CLOSE)
         pos = end
-    out.append(escape(text[pos:]))
-    return Markup("").join(out)
+    add(escape(text[pos:]))
+    return Markup("".join(out))  # every piece is escaped or one of our two tags
 
 
 # Per language: every word met so far -> its terms, and each term -> the words that have it.
