@@ -19,16 +19,17 @@ import datetime as dt
 import json
 import os
 import threading
-from collections import Counter
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh.filedb.filestore import FileStorage
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
+from search import docsets
 from search.cursor import doc_ids
 from search.errors import ArticleNotFound
 from search.facets import count_terms
@@ -60,6 +61,7 @@ class StoryMap:
             for rank, d in enumerate(s.docs):
                 self._of_doc[d] = (i, rank)
         self._field_values: dict[str, dict[int, tuple[str, ...]]] = {}  # see `_values_of`
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]] = {}
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -109,27 +111,43 @@ class StoryMap:
         extra, so just those among `docs` are looked at, with their values of
         the facet's field read once per generation (`_values_of`).
         """
-        shown = {v.value for v in facet.values}
-        values = self._values_of(reader, facet.name)
-        if len(values) < len(docs):
-            versions: Iterable[int] = (d for d in values if d in docs)
-        else:
-            versions = (d for d in docs if d in values)
-        of_doc = self._of_doc
-        seen: set[tuple[int, str]] = set()
-        extra: Counter[str] = Counter()
-        for d in versions:
-            story = of_doc[d][0]
-            for value in values[d]:
-                if value not in shown:
-                    continue
-                if (story, value) in seen:
-                    extra[value] += 1
-                else:
-                    seen.add((story, value))
+        if not facet.values:
+            return facet
+        docs_of, story_of, code_of, codes = self._table(reader, facet.name)
+        shown = np.zeros(len(codes) + 1, dtype=bool)
+        for v in facet.values:
+            if v.value in codes:
+                shown[codes[v.value]] = True
+        matched = docsets.doc_array(docs)
+        inside = np.zeros(int(max(matched.max(initial=-1), docs_of.max(initial=-1))) + 1,
+                          dtype=bool)
+        inside[matched] = True
+        keep = inside[docs_of] & shown[code_of]
+        stories, found = story_of[keep], code_of[keep]
+        width = len(codes) + 1
+        # Per value: its versions among `docs`, minus the distinct stories they are in.
+        extra = np.bincount(found, minlength=width) - np.bincount(
+            np.unique(stories * width + found) % width, minlength=width)
         return dataclasses.replace(facet, values=tuple(
-            dataclasses.replace(v, stories=v.count - extra[v.value]) for v in facet.values
+            dataclasses.replace(v, stories=v.count - int(extra[codes[v.value]])
+                                if v.value in codes else v.count)
+            for v in facet.values
         ))
+
+    def _table(self, reader: IndexReader, field: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+        """Return one row per (version of a larger story, its value of `field`): document,
+        story and value code arrays, and the codes; built once per generation and field."""
+        cached = self._tables.get(field)
+        if cached is None:
+            values = self._values_of(reader, field)
+            codes: dict[str, int] = {}
+            rows = [(d, self._of_doc[d][0], codes.setdefault(v, len(codes)))
+                    for d, vs in values.items() for v in vs]
+            table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+            cached = (table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), codes)
+            self._tables[field] = cached
+        return cached
 
     def _values_of(self, reader: IndexReader, field: str) -> dict[int, tuple[str, ...]]:
         """Return {docnum: its values of `field`} for the versions of larger stories.
