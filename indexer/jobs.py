@@ -59,10 +59,11 @@ log = logging.getLogger(__name__)
 WRITER_LIMIT_MB = 256
 # A rebuild indexes in worker processes (see indexer/pipeline.py); an update, usually
 # a few files, in-process. DATELINE_INDEX_WORKERS overrides the number (0: in-process).
-# Segment size trades build memory against query cost: 64 MB segments cut the tree's
-# peak at 20k articles from 1,058 to 906 MB, but gave 43 segments at 57k articles
-# (18 vs 10 at 20k), a larger index and ~10% more query CPU. Queries are paid on every
-# search, the build's peak once per rebuild, so 128 MB (see README, "Indexing results").
+# Segment size trades build memory against query cost (each segment is one more lookup
+# per term for every search). With Whoosh's own pool, 128 MB gave 22 segments at the
+# full benchmark corpus (57k articles) and workers of ~490 MB; the compact pool of
+# indexer/segwriter.py holds ~3.5x more postings in that budget: 6 segments, workers of
+# ~560 MB, query p50 8.6 -> 6.5 ms (README, "Latest results").
 REBUILD_WRITER = WriterOptions(workers=2, segment_mb=128, limitmb=WRITER_LIMIT_MB)
 OPTIMIZE_DELETED_RATIO = 0.25  # merge segments once a quarter of the documents are deleted
 TEST_SLOW_ENV = "DATELINE_TEST_SLOW"  # seconds to sleep per document and step (tests only)
