@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from whoosh.searching import Searcher
+from whoosh.support.levenshtein import distance as levenshtein
 
 from search.analysis import fold, iter_tokens, term_for
 from search.models import Suggestion
@@ -79,6 +80,23 @@ def edits1(word: str) -> set[str]:
     }
 
 
+def _terms_within(searcher: Searcher, stem: str, maxdist: int) -> list[str]:
+    """`IndexReader.terms_within(FIELD, stem, maxdist, prefix=1)` (what a reader of several
+    segments runs), the same terms, with words whose length alone puts them too far
+    skipped before the edit distance, which Whoosh computes in Python for every term
+    sharing the first letter. A one-segment reader's own `terms_within` (an automaton
+    without transpositions) no longer gives a different answer."""
+    reader = searcher.reader()
+    field = searcher.schema[FIELD]
+    size = len(stem)
+    out = []
+    for btext in reader.expand_prefix(FIELD, stem[:1]):
+        word = field.from_bytes(btext)
+        if abs(len(word) - size) <= maxdist and levenshtein(word, stem, limit=maxdist) <= maxdist:
+            out.append(word)
+    return out
+
+
 def correct(searcher: Searcher, word: str) -> tuple[str, tuple[str, ...]] | None:
     """Return (index stem, words one edit away with that stem) most likely meant by `word`.
 
@@ -110,8 +128,7 @@ def correct(searcher: Searcher, word: str) -> tuple[str, tuple[str, ...]] | None
             if cand_stem is not None and consider(1, cand_stem):
                 written.setdefault(cand_stem, set()).add(cand)
     maxdist = 1 if len(stem) <= 5 else 2
-    for raw in searcher.reader().terms_within(FIELD, stem, maxdist, prefix=1):
-        sug = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    for sug in _terms_within(searcher, stem, maxdist):
         consider(distance(stem, sug), sug)
     if not ranked:
         return None

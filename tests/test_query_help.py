@@ -77,3 +77,20 @@ def test_did_you_mean_finds_words_whose_stem_is_far_from_the_typo(pool: Searcher
     # "electoin" stems to itself, three edits from "elect"; one edit from "election".
     s = suggestion(pool, "electoin campaign")
     assert s is not None and s.q == "election campaign"
+
+
+def test_terms_within_equals_whoosh(pool: SearcherPool) -> None:
+    """The same terms as Whoosh's generic `IndexReader.terms_within`, which multi-segment
+    readers use (a single segment's reader has its own, without transpositions)."""
+    from whoosh.reading import IndexReader
+
+    from search.spelling import FIELD, _terms_within
+
+    with pool.searcher() as (s, _):
+        words = sorted({t.decode("utf-8") for t in s.reader().lexicon(FIELD)})
+        assert len(words) > 50
+        for stem in [*words[::7], "parliment", "budgte", "x", "zzzzzzzz"]:
+            for maxdist in (1, 2):
+                expected = sorted(IndexReader.terms_within(s.reader(), FIELD, stem, maxdist,
+                                                           prefix=1))
+                assert sorted(_terms_within(s, stem, maxdist)) == expected, (stem, maxdist)
