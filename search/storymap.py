@@ -62,26 +62,40 @@ class StoryMap:
                 self._of_doc[d] = (i, rank)
         self._field_values: dict[str, dict[int, tuple[str, ...]]] = {}  # see `_values_of`
         self._tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]] = {}
+        self._by_doc: tuple[np.ndarray, np.ndarray] | None = None  # see `_arrays`
 
     def __len__(self) -> int:
         return len(self._stories)
 
     def collapse(self, matched: Set[int]) -> set[int]:
         """Return `matched` keeping only the earliest matching version of each story."""
-        of_doc = self._of_doc
-        best: dict[int, tuple[int, int]] = {}  # story index -> (rank, docnum)
-        kept: set[int] = set()
-        for d in matched:
-            where = of_doc.get(d)
-            if where is None:
-                kept.add(d)
-                continue
-            story, rank = where
-            held = best.get(story)
-            if held is None or rank < held[0]:
-                best[story] = (rank, d)
-        kept.update(d for _, d in best.values())
+        if not matched:
+            return set()
+        story_of, rank_of = self._arrays()
+        docs = docsets.doc_array(matched)
+        inside = docs < len(story_of)
+        story: np.ndarray = np.full(len(docs), -1, dtype=np.int64)
+        story[inside] = story_of[docs[inside]]
+        listed = story >= 0
+        kept = set(docs[~listed].tolist())  # in no larger story: a story of its own
+        docs, story = docs[listed], story[listed]
+        order = np.lexsort((rank_of[docs], story))  # by story, earliest version first
+        story = story[order]
+        first = np.r_[True, story[1:] != story[:-1]] if len(story) else story.astype(bool)
+        kept.update(docs[order][first].tolist())
         return kept
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (story index, rank in it) by document number (-1: none), built once."""
+        if self._by_doc is None:
+            size = max(self._of_doc, default=-1) + 1
+            story_of = np.full(size, -1, dtype=np.int64)
+            rank_of = np.zeros(size, dtype=np.int64)
+            for d, (story, rank) in self._of_doc.items():
+                story_of[d] = story
+                rank_of[d] = rank
+            self._by_doc = (story_of, rank_of)
+        return self._by_doc
 
     def ref(
         self, docnum: int, article_id: str, published: dt.datetime | None, source: str | None

@@ -332,3 +332,15 @@ def test_story_counts_read_columns_per_segment(tmp_path: Path) -> None:
         want = {d: tuple(filter(None, [s.stored_fields(d).get("section")])) for d in range(14)}
         assert _column_values(r, "section", range(14)) == want
         assert sum(map(bool, want.values())) == 5
+
+
+def test_collapse_keeps_each_storys_earliest_matching_version() -> None:
+    from search.storymap import StoryMap, _Story
+
+    # Story s1 = docs 5, 1, 9 in time order; s2 = 3, 2; the others stand alone.
+    smap = StoryMap([_Story("s1", (5, 1, 9), None, "A"), _Story("s2", (3, 2), None, "B")])
+    assert smap.collapse({0, 1, 2, 3, 4, 5, 9, 12}) == {0, 5, 3, 4, 12}
+    assert smap.collapse({1, 9, 2}) == {1, 2}
+    assert smap.collapse({9, 40}) == {9, 40}
+    assert smap.collapse(set()) == set()
+    assert StoryMap([]).collapse({7, 8}) == {7, 8}
