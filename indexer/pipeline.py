@@ -168,7 +168,7 @@ def _worker(
     limit = options.segment_mb * 1024 * 1024
     scheme = options.fingerprints
     # A pool limit above the segment budget: the pool must never spill on its own.
-    make = lambda: TermPoolWriter(ix, _lk=False)  # noqa: E731
+    make = lambda: TermPoolWriter(ix, _lk=False, limitmb=options.segment_mb * 4)  # noqa: E731
     segments: list[Any] = []
     prints: list[tuple[str, Fingerprint]] = []
     docs, busy, cpu = 0, 0.0, 0.0

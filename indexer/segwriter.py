@@ -33,7 +33,7 @@ import numpy as np
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
-from whoosh.writing import SegmentWriter
+from whoosh.writing import PostingPool, SegmentWriter
 
 TERM_BYTES = 160  # a new term: its dict entry, key tuple and term bytes
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
@@ -138,17 +138,39 @@ class TermPool:
 class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
     """`SegmentWriter` with a `TermPool` and a block-at-a-time flush (module docstring)."""
 
-    def __init__(self, ix: Any, **kwargs: Any) -> None:
+    def __init__(self, ix: Any, limitmb: int = 128, **kwargs: Any) -> None:
         if any(f.vector or f.separate_spelling() for _n, f in ix.schema.items()):
             raise ValueError("TermPoolWriter does not write term vectors or spelling words")
-        super().__init__(ix, **kwargs)
-        self.pool = TermPool()
+        super().__init__(ix, limitmb=limitmb, **kwargs)
+        self.limitmb = limitmb
+        self.pool: TermPool | PostingPool = TermPool()
         # Per field: each document's length as the codec stores it (a byte), read back.
         self._lengths: dict[str, array[int]] = {}
         self._merged = False  # postings added from other segments (add_reader)
 
+    def _spill(self) -> None:
+        """Hand the postings to Whoosh's own pool, which spills sorted runs to disk.
+
+        The term pool lives in memory; a writer asked to hold more than `limitmb` (a
+        large in-process update) goes on the way Whoosh's writer would, in bounded
+        memory. Index workers finish a segment long before (`segment_mb`).
+        """
+        pool = self.pool
+        assert isinstance(pool, TermPool)
+        spilled = PostingPool(self._tempstorage, self.newsegment, limitmb=self.limitmb)
+        for item in pool.iter_postings():
+            spilled.add(item)
+        self.pool = spilled
+
     def add_document(self, **fields: Any) -> None:
         """`SegmentWriter.add_document` (no vectors, no spelling), postings into the pool."""
+        if not isinstance(self.pool, TermPool):
+            super().add_document(**fields)  # spilled: Whoosh's own pool from here on
+            return
+        if self.pool.currentsize > self.limitmb * 1024 * 1024:
+            self._spill()
+            super().add_document(**fields)
+            return
         self._check_state()
         perdocwriter = self.perdocwriter
         schema = self.schema
@@ -205,7 +227,8 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         self.docnum += 1
 
     def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
-        """Merging a segment in: its documents' lengths are in the columns, not `_lengths`."""
+        """Merging a segment in: its documents' lengths are in the columns, not `_lengths`
+        (the postings go to the term pool, or to Whoosh's once it has spilled)."""
         self._merged = True
         super().add_postings_to_pool(reader, startdoc, docmap)
 
@@ -220,8 +243,8 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
-        pool: TermPool = self.pool
-        if self.docbase or self._merged:
+        pool = self.pool
+        if self.docbase or self._merged or not isinstance(pool, TermPool):
             # An offset or merged segment: Whoosh's own loop, lengths read from the columns.
             pdr = self.per_document_reader() if self.codec.length_stats else None
             self.fieldwriter.add_postings(self.schema, pdr, pool.iter_postings())

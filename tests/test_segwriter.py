@@ -161,3 +161,20 @@ def test_positions_encode_as_whoosh_does() -> None:
     for n in (1, 1, 2, 3, 10, 300):
         where = sorted(rng.sample(range(100_000), n))
         assert _encode_positions(where) == Positions().encode(where)
+
+
+def test_a_writer_past_its_memory_limit_spills_to_whooshs_pool(tmp_path: Path) -> None:
+    """Past `limitmb` the postings move to Whoosh's pool (sorted runs on disk): the same
+    segment, in bounded memory."""
+    docs = [to_document(a) for a in _articles(700)]
+    a = _build(tmp_path / "whoosh", lambda ix: ix.writer(limitmb=1), docs)
+    spilled: list[Any] = []
+
+    def make(ix: Any) -> TermPoolWriter:
+        writer = TermPoolWriter(ix, limitmb=1)
+        spilled.append(writer)
+        return writer
+
+    b = _build(tmp_path / "pool", make, docs)
+    assert isinstance(spilled[0].pool, PostingPool)
+    assert assert_same_index(a, b) > 5000
