@@ -72,7 +72,16 @@ QUERIES = [
 ]
 
 
+@pytest.fixture(params=["default", "skip-often"])
+def skipping(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run with the production threshold, and with one low enough that this small index
+    reads its common words by skipping (`docsets.among`) wherever a query allows."""
+    if request.param == "skip-often":
+        monkeypatch.setattr(docsets, "SKIP_SHARE", 2)
+
+
 @pytest.mark.parametrize("text", QUERIES)
+@pytest.mark.usefixtures("skipping")
 def test_query_docs_equal_whoosh(pool: SearcherPool, text: str) -> None:
     with pool.searcher() as (s, _):
         assert len(s.reader().leaf_readers()) == 2 and s.reader().has_deletions()
@@ -174,6 +183,7 @@ SCORED = ["budget", "budget talks", "oil price minister", "budget OR storm", "oi
 
 @pytest.mark.parametrize("text", SCORED)
 @pytest.mark.parametrize("half_life", [None, 30.0])
+@pytest.mark.usefixtures("skipping")
 def test_array_scores_equal_whoosh(pool: SearcherPool, text: str, half_life: float | None
                                    ) -> None:
     import dataclasses
