@@ -1,4 +1,4 @@
-"""A Whoosh segment writer that keeps postings per term and writes them a block at a time.
+"""A Whoosh segment writer whose posting pool is flat arrays, written a block at a time.
 
 Whoosh's `SegmentWriter` puts every posting into a `PostingPool` as its own tuple
 (field, term, document, weight, positions), sorts all of them when the segment is
@@ -7,16 +7,18 @@ field length in a column to keep its block's length range. At ~300 postings per
 news article that is most of a segment's memory (~150 bytes per posting) and a
 third of its CPU.
 
-Here each term's postings are appended to compact arrays as documents are added
-(documents arrive in number order, so every term's postings are already sorted);
-finishing the segment sorts only the terms and hands the codec's postings writer
-whole blocks (ids, weights, values, and the length range from an array of the
-field's lengths kept while adding). The bytes written are the codec's own
-(`W3PostingsWriter._write_block`, `finish_postings`): the segment is the one Whoosh
-would write, which tests/test_segwriter.py checks posting by posting. Its pool
-needs about a sixth of the memory, so a worker's segment holds several times more
-documents at the same `segment_mb`, and a full build has a few segments instead of
-a score of them (each segment is one more term lookup per term for every query).
+Here every posting is one entry of flat arrays (term number, document, weight,
+position bytes), appended as documents are added; finishing the segment sorts the
+terms once (numpy; documents arrive in number order) and hands the codec whole
+blocks, with each block's length range from an array of field lengths kept while
+adding. One-block terms, nearly all of them, are written byte for byte as the
+codec's `_write_block` / `finish_postings` / `finish_term` would write them, into a
+buffer; longer ones through the codec's own postings writer. The segment is the one
+Whoosh would write, which tests/test_segwriter.py checks term by term and posting by
+posting. The pool takes about a third of the memory, so a worker's segment holds
+~3.5x more postings at the same `segment_mb`: a full build has a few segments
+instead of a score of them (each segment is one more term lookup for every query).
+Past `limitmb` the postings move to Whoosh's pool, which spills to disk.
 """
 
 from __future__ import annotations
