@@ -338,14 +338,8 @@ class _SingleBlocks:
              lengths: array[int]) -> None:
         block_ids = ids[start:end]
         block_weights = weights[start:end]
-        data, begins, ends = values
-        found = [data[a:b] for a, b in zip(begins[start:end], ends[start:end], strict=True)
-                 if b > a]
-        top = max(block_weights)
-        maxweight = top if top > 0 else 0  # as `add_posting` keeps it (starts at int 0)
-        lens = [x for x in lengths[start:end] if x]
-        minlength = min(lens) if lens else None
-        maxlength = max(lens) if lens else 0
+        found, maxweight, minlength, maxlength = _block_stats(start, end, weights, values,
+                                                              lengths)
         if len(block_weights) == 1 or all(w == block_weights[0] for w in block_weights):
             mini_weights: Any = None if block_weights[0] == 1.0 else block_weights[0]
         else:
@@ -382,30 +376,31 @@ class _SingleBlocks:
             self.flush()
 
 
+def _block_stats(start: int, stop: int, weights: array[float],
+                 values: tuple[bytes, array[int], array[int]], lengths: array[int]
+                 ) -> tuple[list[bytes], float, int | None, int]:
+    """Return a block's (non-empty values, max weight, min length, max length) as
+    `W3PostingsWriter.add_posting` keeps them: the max weight starts at int 0, a length
+    of 0 (none) is not counted."""
+    data, begins, ends = values
+    found = [data[a:b] for a, b in zip(begins[start:stop], ends[start:stop], strict=True)
+             if b > a]
+    top = max(weights[start:stop])
+    lens = [x for x in lengths[start:stop] if x]
+    return (found, top if top > 0 else 0, min(lens) if lens else None,
+            max(lens) if lens else 0)
+
+
 def _write_postings(pw: Any, start: int, end: int, ids: array[int], weights: array[float],
                     values: tuple[bytes, array[int], array[int]], lengths: array[int]) -> None:
     """Fill the postings writer's block buffer a block at a time, as `add_posting` would."""
     limit = pw._blocklimit
-    data, begins, ends = values
     while True:
         stop = min(start + limit, end)
         pw._ids = ids[start:stop]
-        pw._weights = block_weights = weights[start:stop]
-        if stop - start == 1:
-            a, b = begins[start], ends[start]
-            pw._values = [data[a:b]] if b > a else []
-            pw._maxweight = block_weights[0] if block_weights[0] > 0 else 0
-            x = lengths[start]
-            pw._minlength = x or None
-            pw._maxlength = x
-        else:
-            pw._values = [data[a:b] for a, b in zip(begins[start:stop], ends[start:stop], strict=True)
-                          if b > a]
-            top = max(block_weights)
-            pw._maxweight = top if top > 0 else 0
-            lens = [x for x in lengths[start:stop] if x]
-            pw._minlength = min(lens) if lens else None
-            pw._maxlength = max(lens) if lens else 0
+        pw._weights = weights[start:stop]
+        pw._values, pw._maxweight, pw._minlength, pw._maxlength = _block_stats(
+            start, stop, weights, values, lengths)
         if stop >= end:
             return  # the last (or only) block stays in the buffer: `finish_postings` writes it
         pw._write_block()
