@@ -100,14 +100,17 @@ class _Scorer:
         """Return the term's (documents, weights): all of them, or those among `only`."""
         only = self.only
         if only is not None and docsets.few_among(self.reader, field, text, len(only)):
-            try:
-                got = docsets.among(self.reader, field, text, only)
-            except LookupError as e:
-                raise _Unsupported(str(e)) from None
-            ids = np.fromiter(got, dtype=np.int64, count=len(got))
-            return ids, np.fromiter((w for w, _v in got.values()), dtype=np.float64,
-                                    count=len(got))
+            return self._among(field, text, only)
         return _postings(self.reader, field, text)
+
+    def _among(self, field: str, text: str, docs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the term's (documents, weights) among `docs` (sorted), read by skipping."""
+        try:
+            got = docsets.among(self.reader, field, text, docs)
+        except LookupError as e:
+            raise _Unsupported(str(e)) from None
+        return (np.fromiter(got, dtype=np.int64, count=len(got)),
+                np.fromiter((w for w, _v in got.values()), dtype=np.float64, count=len(got)))
 
     def empty(self) -> Scored:
         return np.zeros(self.n), np.zeros(self.n, dtype=bool)
@@ -214,13 +217,7 @@ class _Scorer:
                 sc = self._scorer(q.fieldname, w)
                 if sc is None:
                     continue
-                try:
-                    got = docsets.among(self.reader, q.fieldname, w, docs.tolist())
-                except LookupError as e:
-                    raise _Unsupported(str(e)) from None
-                ids = np.fromiter(got, dtype=np.int64, count=len(got))
-                tf = np.fromiter((wt for wt, _v in got.values()), dtype=np.float64,
-                                 count=len(got))
+                ids, tf = self._among(q.fieldname, w, docs.tolist())
                 score[ids] += self._bm25(sc, q.fieldname, ids, tf, 1.0)
             else:
                 s, _p = self.term(wq.Term(q.fieldname, w))
