@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Set, Sized
 from itertools import accumulate, repeat
 from pickle import loads
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from whoosh import query as wq
@@ -174,13 +174,13 @@ def _eval(searcher: Searcher, q: wq.Query) -> Set[int]:
     if isinstance(q, wq.And):
         # Cheapest part first; a part of plain terms much commoner than the documents
         # left is checked by reading only their blocks (`among`), not whole lists.
-        parts = sorted(q.children(), key=lambda c: _cost(reader, c))
+        parts = sorted(((_cost(reader, c), i, c) for i, c in enumerate(q.children())),
+                       key=lambda p: p[:2])
         result: Set[int] | None = None
-        for part in parts:
+        for cost, _i, part in parts:
             if result is not None:
                 if not result:
                     break
-                cost = _cost(reader, part)
                 if cost != math.inf and len(result) * SKIP_SHARE <= cost:
                     try:
                         result = _docs_among(reader, part, sorted(result))
@@ -206,10 +206,10 @@ def _plain_terms(q: wq.Query) -> list[wq.Term] | None:
     """Return the terms of a term or an OR of terms (None: any other shape)."""
     if type(q) is wq.Term:
         return [q]
-    if isinstance(q, wq.Or) and not getattr(q, "minmatch", 0) and all(
-        type(c) is wq.Term for c in q.children()
-    ):
-        return [c for c in q.children() if type(c) is wq.Term]
+    if isinstance(q, wq.Or) and not getattr(q, "minmatch", 0):
+        children = list(q.children())
+        if all(type(c) is wq.Term for c in children):
+            return cast(list[wq.Term], children)
     return None
 
 
@@ -286,7 +286,7 @@ def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
         return out
     for leaf, base in reader.leaf_readers():
         end = base + leaf.doc_count_all()
-        mine = [d - base for d in todo if base <= d < end]
+        mine = [d - base for d in todo[bisect_left(todo, base):bisect_left(todo, end)]]
         if not mine:
             continue
         try:
