@@ -91,7 +91,14 @@ _snowball["ru"] = SnowballStemmer("russian")
 _turkish = Stemmer.Stemmer("turkish")
 _turkish_lock = threading.Lock()
 
-@lru_cache(maxsize=1 << 18)
+# Small on purpose: the callers that see a whole vocabulary (`term_for`, `variants`, the
+# indexing memos below) remember their own results, so this only catches a word looked up
+# twice in a row (a token's index term, then its exact form). At 1 << 18 it held every
+# word an index worker saw a second time (~50 MB a worker, no measurable time saved).
+FOLD_CACHE_SIZE = 1 << 14
+
+
+@lru_cache(maxsize=FOLD_CACHE_SIZE)
 def fold(word: str) -> str:
     """Lowercase and strip accents so `Kalın`, `KALIN` and `kalin` are one word."""
     w = word.translate(_SPECIAL).lower()
@@ -217,7 +224,7 @@ _term_uncached = term_for.__wrapped__
 # Per-language token -> terms memo for `index_positions`: a plain dict lookup is the
 # cheapest per-token step there is; cleared when full so a worker's memory stays bounded.
 _INDEX_MEMO: dict[str, dict[str, tuple[str, ...]]] = {}
-INDEX_MEMO_SIZE = 1 << 19
+INDEX_MEMO_SIZE = 1 << 18  # per memo; 1 << 19 took ~120 MB a worker for the same build time
 
 
 def index_memo(lang: str = GENERIC) -> dict[str, tuple[str, ...]]:

@@ -92,7 +92,7 @@ def _plain_re_stemmer() -> SnowballStemmer:
 _snowball = _plain_re_stemmer()
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 14)  # small: `analysis`' own memos hold the vocabulary (FOLD_CACHE_SIZE)
 def term(word: str) -> str | None:
     """Return the index term of one Arabic-script word, or None for a stop word."""
     w = normalize(word)
