@@ -247,7 +247,7 @@ def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     memo = index_memo(lang)
     out: dict[str, list[int]] = {}
     pos = 0
-    for word in _tokens(text):
+    for word in tokens(text):
         found = memo.get(word)
         if found is None:
             if len(memo) >= INDEX_MEMO_SIZE:
@@ -303,7 +303,7 @@ def index_exact(text: str) -> set[str]:
     """Return the exact-form terms of `text`, as `make_exact_analyzer` indexes them."""
     memo = _EXACT_MEMO
     out: set[str] = set()
-    for word in set(_tokens(text)):  # each distinct word once: bodies repeat theirs
+    for word in set(tokens(text)):  # each distinct word once: bodies repeat theirs
         found = memo.get(word, _UNSEEN)
         if found is _UNSEEN:
             if len(memo) >= INDEX_MEMO_SIZE:
@@ -315,20 +315,26 @@ def index_exact(text: str) -> set[str]:
 
 
 _UNSEEN = object()
-# The last text tokenised for the index and its tokens: a document's `body` and
+# The last few texts tokenised for the index and their tokens: a document's `body` and
 # `body_exact` (and `title`, `title_exact`) are the same string, analysed one after
-# the other (Whoosh adds fields in name order). Replaced whole, so threads never
-# see a text with another's tokens.
-_LAST_TOKENS: tuple[str | None, list[str]] = (None, [])
+# the other (Whoosh adds fields in name order), and an index worker fingerprints the
+# body right after (search/fingerprint.py). Replaced whole, so threads never see a text
+# with another's tokens; found by identity, not equality (cheap, and never wrong).
+_RECENT_TOKENS: tuple[tuple[str, list[str]], ...] = ()
+RECENT_TEXTS = 4
 
 
-def _tokens(text: str) -> list[str]:
-    global _LAST_TOKENS
-    last_text, tokens = _LAST_TOKENS
-    if last_text is not text:
-        tokens = _TOKEN_RE.findall(text)
-        _LAST_TOKENS = (text, tokens)
-    return tokens
+def tokens(text: str) -> list[str]:
+    """Return the words of `text` (TOKEN_PATTERN), the same list for a text just seen."""
+    global _RECENT_TOKENS
+    recent = _RECENT_TOKENS
+    for seen, found in recent:
+        if seen is text:
+            return found
+    found = _TOKEN_RE.findall(text)
+    _RECENT_TOKENS = ((text, found), *recent[: RECENT_TEXTS - 1])
+    return found
+
 
 
 def terms(text: str, lang: str = GENERIC) -> list[str]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import os
 import random
+import re
 import subprocess
 import sys
 from array import array
@@ -12,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from search.fingerprint import Fingerprint, Scheme, fingerprint, jaccard, overlap, signature
+from search.fingerprint import (
+    Fingerprint,
+    Scheme,
+    fingerprint,
+    jaccard,
+    overlap,
+    shingle_hashes,
+    signature,
+)
 from search.stories import STORIES_FILE, StoryFileError, StoryIndex, StoryParams
 
 UTC = dt.timezone.utc
@@ -257,3 +268,56 @@ def test_load_refuses_other_params_and_broken_files(tmp_path: Path) -> None:
         StoryIndex.load(tmp_path, EXACT)
     with pytest.raises(StoryFileError, match="cannot read"):
         StoryIndex.load(tmp_path / "missing", EXACT)
+
+
+def _reference_fingerprint(text: str, k: int = 3, bins: int = 128) -> tuple[list[int], set[int]]:
+    """The fingerprint as first written (sets of Python ints, a loop per bin): the numpy
+    version must give the same signature, bit for bit, or stored story indexes break."""
+    from search.analysis import TOKEN_PATTERN, term_for
+    from search.fingerprint import _probes, term_hash
+
+    hs = [term_hash(t, k) for t in (term_for(w) for w in re.findall(TOKEN_PATTERN, text)) if t]
+    if not hs:
+        return [0] * bins, set()
+    if len(hs) < k:
+        h = 0
+        for i, th in enumerate(hs):
+            h ^= th[i]
+        shingles = {h}
+    else:
+        shingles = {a[0] ^ b[1] ^ c[2] for a, b, c in zip(hs, hs[1:], hs[2:], strict=False)}
+    empty = 1 << 32
+    sig = [empty] * bins
+    for h in shingles:
+        sig[h & (bins - 1)] = min(sig[h & (bins - 1)], h >> 32)
+    filled = list(sig)
+    for b, v in enumerate(filled):
+        if v == empty:
+            sig[b] = next(filled[p] for p in _probes(bins)[b] if filled[p] != empty)
+    return sig, shingles
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 5, 40, 150, 400, 2000])
+def test_fingerprint_matches_the_reference(length: int) -> None:
+    """Short texts (densified bins), mid-size and long ones, stop words and repeats."""
+    words = (
+        "The central bank said on Tuesday it would raise interest rates again as inflation "
+        "in Gaza and the West Bank reached a record , Reuters reported ; officials said the "
+        "talks in Cairo were going well and the ceasefire would hold 2024 ."
+    ).split()
+    text = " ".join(words[i * 7 % len(words)] for i in range(length))
+    got = fingerprint(text)
+    sig, shingles = _reference_fingerprint(text)
+    assert (list(got.signature), got.size) == (sig, len(shingles))
+    assert shingle_hashes(text, 3) == shingles
+
+
+def test_fingerprint_matches_the_reference_on_real_articles(shared_data: Path) -> None:
+    seed = (shared_data / "seed" / "anadolu-2024-09-13.txt").read_text(encoding="utf-8")
+    texts = [seed, seed[: len(seed) // 3], seed.upper()]
+    with gzip.open(shared_data / "collections" / "saudinewsnet.jsonl.gz", "rt") as f:
+        texts += [json.loads(line)["body"] for _, line in zip(range(40), f, strict=False)]
+    for text in texts:
+        got = fingerprint(text)
+        sig, shingles = _reference_fingerprint(text)
+        assert (list(got.signature), got.size) == (sig, len(shingles))
