@@ -50,6 +50,7 @@ from whoosh.index import FileIndex, Index
 from whoosh.writing import SegmentWriter
 
 from indexer.segwriter import TermPoolWriter
+from search.analysis import forget_index_memos
 from search.fingerprint import Fingerprint, Scheme, fingerprint
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,9 @@ def _worker(
             busy += time.perf_counter() - t
             cpu += time.process_time() - c
         t, c = time.perf_counter(), time.process_time()
+        # Both workers write their last segment at the commit, while the job is at its
+        # largest: the memos (~60 MB a worker) are of no more use.
+        forget_index_memos()
         if writer._added:
             segments.append(writer._finalize_segment())
         else:

@@ -315,6 +315,16 @@ def index_exact(text: str) -> set[str]:
 
 
 _UNSEEN = object()
+
+
+def forget_index_memos() -> None:
+    """Empty the indexing memos (each stays the same dict): a worker about to write its
+    last segment needs the memory more than the words."""
+    for memo in _INDEX_MEMO.values():
+        memo.clear()
+    _EXACT_MEMO.clear()
+
+
 # The last few texts tokenised for the index and their tokens: a document's `body` and
 # `body_exact` (and `title`, `title_exact`) are the same string, analysed one after
 # the other (Whoosh adds fields in name order), and an index worker fingerprints the
