@@ -68,9 +68,9 @@ class WriterOptions:
     whose pool is compact arrays; `segment_mb` is that pool's size (about 16 bytes a
     posting plus its positions, 160 a distinct term), and finishing a segment adds about
     a quarter on top (measured: +12 MB over a 52 MB pool). At the full benchmark corpus
-    and 128 MB a worker peaks at ~400 MB (memos included; was ~550 MB before
-    `_map_large_allocations` and smaller analysis caches). Larger segments mean fewer of them: each is one
-    more lookup per term for every query.
+    and 128 MB a worker peaks at ~340-365 MB, memos included (~550 MB before
+    `_map_large_allocations` and smaller analysis caches). Larger segments mean fewer of
+    them: each is one more lookup per term for every query.
     """
 
     workers: int = 2

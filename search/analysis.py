@@ -346,7 +346,6 @@ def tokens(text: str) -> list[str]:
     return found
 
 
-
 def terms(text: str, lang: str = GENERIC) -> list[str]:
     """Analyse a text into query terms (for tests, spelling and debugging)."""
     out = []
