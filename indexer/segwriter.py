@@ -25,17 +25,20 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import sub
-from pickle import dumps
+from pickle import dumps, loads
 from typing import Any
 
 import numpy as np
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.formats import Positions
 from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import PostingPool, SegmentWriter
+
+from search import flatpostings
 
 TERM_BYTES = 160  # a new term: its dict entry, key tuple and term bytes
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
@@ -277,6 +280,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         ids, weights, values = got.ids, got.weights, (got.data, got.begins, got.ends)
         current = None
         single = _SingleBlocks(fw)
+        long_terms: list[int] = []  # written as several blocks: also as flat arrays
         for t, (fieldname, tbytes) in enumerate(keys):
             if fieldname != current:
                 single.flush()
@@ -290,6 +294,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                 single.term(tbytes, start, end, ids, weights, values, lens)
                 continue
             single.flush()
+            long_terms.append(t)
             fw.start_term(tbytes)
             _write_postings(fw._postwriter, start, end, ids, weights, values, lens)
             fw.finish_term()
@@ -298,6 +303,97 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         if current is not None:
             fw.finish_field()
         fw.close()
+        del lens
+        _write_flat(self.storage, self.newsegment, schema, got, long_terms)
+
+
+def _write_flat(storage: Any, segment: Any, schema: Any, got: Sorted, terms: list[int]) -> None:
+    """Write the postings of `terms` (term numbers) as search/flatpostings.py's file,
+    inside the segment (its compound file gathers every file named for it), with the
+    positions of the fields whose postings hold Whoosh's `Positions`.
+
+    Written a column at a time, each from the pool's arrays a term at a time: beside
+    the pool, only the positions (decoded once) and per-posting starts are held.
+    """
+    keys = [got.keys[t] for t in terms]
+    bounds = np.asarray(got.bounds, dtype=np.int64)
+    rows = np.asarray(terms, dtype=np.int64)
+    begin, end = bounds[rows], bounds[rows + 1]
+    counts = end - begin
+    starts = np.r_[np.int64(0), np.cumsum(counts)]
+    n = int(starts[-1])
+    positional = [r for r, (field, _t) in enumerate(keys)
+                  if type(schema[field].format) is Positions]
+    pos_starts, positions = _positions(got, [(int(begin[r]), int(end[r])) for r in positional],
+                                       [int(starts[r]) for r in positional], n)
+    ids = np.frombuffer(got.ids, dtype=np.uint32)
+    weights = np.frombuffer(got.weights, dtype=np.float32)
+
+    def runs(values: np.ndarray) -> Callable[[], Iterator[np.ndarray]]:
+        return lambda: (values[a:b] for a, b in zip(begin.tolist(), end.tolist(), strict=True))
+
+    top_id = int(ids[end - 1].max()) if len(rows) else 0  # each term's ids are ascending
+    top_position = int(positions.max()) if len(positions) else 0
+    columns = {
+        **flatpostings.key_columns(keys),
+        "starts": flatpostings.whole(starts),
+        "ids": flatpostings.Column(flatpostings.unsigned_for(top_id), n, runs(ids)),
+        "weights": flatpostings.Column(np.float32, n, runs(weights)),
+        "pos_starts": flatpostings.whole(pos_starts),
+        "positions": flatpostings.Column(
+            flatpostings.unsigned_for(top_position), len(positions),
+            lambda: (positions[i:i + (1 << 20)] for i in range(0, len(positions), 1 << 20))),
+    }
+    with segment.create_file(storage, flatpostings.EXT) as f:
+        for piece in flatpostings.pieces(columns):
+            f.write(piece)
+
+
+POSITIONS_CHUNK = 1 << 16  # postings decoded by one `loads` (bounds the list it builds)
+_PICKLE_HEAD = 9  # a value's count (4 bytes), then `\x80\x02]q\x00`: protocol, list, memo
+
+
+def _positions(got: Sorted, runs: list[tuple[int, int]], firsts: list[int], n: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (starts, positions) for the `n` postings of the flat file, of which those of
+    `runs` (ranges of `got`'s postings, whose values are `Positions.encode`d; the k-th
+    is the file's postings from `firsts[k]`) have positions and the others none:
+    posting j's positions are positions[starts[j]:starts[j + 1]].
+
+    A value is its count, then a pickled list of deltas (`\\x80\\x02]q\\x00`, its
+    appends, `.`). Their appends, joined after one list opcode, unpickle as one list
+    of every delta: one `loads` per chunk of postings instead of one per posting.
+    """
+    data, begins, ends = got.data, got.begins, got.ends
+    raw = np.frombuffer(data, dtype=np.uint8)
+    counts = np.zeros(n, dtype=np.uint32)
+    for (a, b), first in zip(runs, firsts, strict=True):
+        heads = np.frombuffer(begins, dtype=np.uint32)[a:b]
+        mine = counts[first:first + b - a]
+        for k in range(4):  # the count: 4 bytes, big-endian
+            mine <<= 8
+            mine |= raw[heads + k]
+    starts = np.r_[np.uint64(0), np.cumsum(counts, dtype=np.uint64)]
+    positions = np.empty(int(starts[-1]), dtype=np.uint32)
+    at = 0  # where in `positions` the next decoded ones go
+    for (a, b), first in zip(runs, firsts, strict=True):
+        for j0 in range(a, b, POSITIONS_CHUNK):
+            j1 = min(b, j0 + POSITIONS_CHUNK)
+            body = b"".join([data[begins[j] + _PICKLE_HEAD:ends[j] - 1] for j in range(j0, j1)])
+            deltas = loads(b"\x80\x02]" + body + b".")
+            out = positions[at:at + len(deltas)]
+            if len(out) != len(deltas):
+                raise ValueError("flat postings: position counts do not match their values")
+            out[:] = deltas
+            # Each posting's positions: the running sum of its deltas from its own start
+            # (uint32: the sum wraps past 2**32, and the differences stay right).
+            np.cumsum(out, out=out)
+            per = counts[first + j0 - a:first + j1 - a]
+            before = np.zeros(len(per), dtype=np.uint32)
+            before[1:] = out[np.cumsum(per[:-1], dtype=np.int64) - 1]
+            out -= np.repeat(before, per)
+            at += len(deltas)
+    return starts, positions
 
 
 class _SingleBlocks:

@@ -37,7 +37,7 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
 
-from search import limits
+from search import flatpostings, limits
 
 DocSet = frozenset[int]
 EMPTY: DocSet = frozenset()
@@ -111,7 +111,18 @@ def postings(reader: IndexReader, field: str, text: str | bytes) -> tuple[np.nda
         return known  # type: ignore[no-any-return]
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
+    tbytes = _term_bytes(reader, field, text)
     for leaf, base in reader.leaf_readers():
+        flat = flatpostings.for_segment(leaf).lookup(field, tbytes) if tbytes else None
+        if flat is not None:
+            i, w = flat
+            if leaf.has_deletions():
+                keep = np.isin(i, _deleted(leaf), invert=True)
+                i, w = i[keep], w[keep]
+            i = i.astype(np.int64)
+            ids.append(i + base if base else i)
+            weights.append(w.astype(np.float64))
+            continue
         try:
             m = leaf.postings(field, text)
         except TermNotFound:
@@ -122,6 +133,28 @@ def postings(reader: IndexReader, field: str, text: str | bytes) -> tuple[np.nda
     found = (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64),
              np.concatenate(weights) if weights else np.zeros(0, dtype=np.float64))
     POSTINGS.put(reader, key, found)
+    return found
+
+
+def _term_bytes(reader: IndexReader, field: str, text: str | bytes) -> bytes | None:
+    """Return a term's bytes as the index stores them (None: no such field)."""
+    if isinstance(text, bytes):
+        return text
+    try:
+        return reader.schema[field].to_bytes(text)  # type: ignore[no-any-return]
+    except KeyError:
+        return None
+
+
+_DELETED: weakref.WeakKeyDictionary[IndexReader, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _deleted(leaf: IndexReader) -> np.ndarray:
+    """Return a segment's deleted document numbers (sorted), read once per segment reader."""
+    found = _DELETED.get(leaf)
+    if found is None:
+        segment: Any = leaf.segment()
+        found = _DELETED[leaf] = np.array(sorted(segment.deleted_docs()), dtype=np.uint32)
     return found
 
 
@@ -284,10 +317,16 @@ def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
     todo = list(docs)
     if not todo:
         return out
+    tbytes = _term_bytes(reader, field, text)
     for leaf, base in reader.leaf_readers():
         end = base + leaf.doc_count_all()
         mine = [d - base for d in todo[bisect_left(todo, base):bisect_left(todo, end)]]
         if not mine:
+            continue
+        flat = None if values or not tbytes else \
+            flatpostings.for_segment(leaf).lookup(field, tbytes)
+        if flat is not None:
+            _among_flat(flat, base, mine, out)
             continue
         try:
             m = leaf.postings(field, text)
@@ -299,6 +338,19 @@ def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
             raise LookupError(type(m).__name__)
         _among_blocks(m, base, mine, values, out)
     return out
+
+
+def _among_flat(flat: tuple[np.ndarray, np.ndarray], base: int, mine: list[int],
+                out: dict[int, tuple[float, bytes | None]]) -> None:
+    ids, weights = flat
+    wanted = flatpostings.same_type(np.array(mine, dtype=np.int64), ids)
+    k = np.searchsorted(ids, wanted)
+    inside = k < len(ids)
+    hit = np.zeros(len(wanted), dtype=bool)
+    hit[inside] = ids[k[inside]] == wanted[inside]
+    for d, w in zip((wanted[hit].astype(np.int64) + base).tolist(), weights[k[hit]].tolist(),
+                    strict=True):
+        out[d] = (w, None)
 
 
 def _among_blocks(m: Any, base: int, mine: list[int], values: bool,
@@ -339,60 +391,74 @@ def _decode_positions(value: bytes) -> list[int]:
     return list(accumulate(loads(value[4:] if value.endswith(b".") else value[4:] + b".")))
 
 
-def _positions(reader: IndexReader, field: str, text: str, docs: set[int]
-               ) -> dict[int, list[int]]:
-    """Return {doc: positions of the term in `field`} for the documents in `docs`."""
+def _word_positions(reader: IndexReader, field: str, text: str, docs: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (document, position) pairs of a term in `field` over `docs` (sorted ints):
+    from a segment's flat postings where it has them, else from its posting blocks
+    (only those that may hold one of `docs`)."""
     fmt: Any = reader.schema[field].format
     decode = _decode_positions if isinstance(fmt, Positions) else fmt.decode_positions
-    if few_among(reader, field, text, len(docs)):
-        return {d: decode(v) for d, (_w, v) in
-                among(reader, field, text, sorted(docs), values=True).items() if v is not None}
-    out: dict[int, list[int]] = {}
+    tbytes = _term_bytes(reader, field, text)
+    out_docs: list[np.ndarray] = []
+    out_pos: list[np.ndarray] = []
     for leaf, base in reader.leaf_readers():
+        lo, hi = np.searchsorted(docs, [base, base + leaf.doc_count_all()])
+        if lo == hi:
+            continue
+        mine = docs[lo:hi] - base
+        flat = flatpostings.for_segment(leaf).positions(field, tbytes, mine) \
+            if tbytes else None
+        if flat is not None:
+            out_docs.append(flat[0].astype(np.int64) + base)
+            out_pos.append(flat[1].astype(np.int64))
+            continue
         try:
             m = leaf.postings(field, text)
         except TermNotFound:
             continue
         if isinstance(m, FilterMatcher):
-            m = m.child  # deleted documents are not in `docs` (they came from postings)
+            m = m.child  # `docs` are live documents: the deleted ones are never asked for
         if not isinstance(m, W3LeafMatcher):
             raise LookupError(type(m).__name__)
-        while m.is_active():
-            ids = _block_ids(m)
-            values = None
-            for i in range(m._i, len(ids)):
-                d = ids[i] + base
-                if d in docs:
-                    if values is None:
-                        m._read_values()
-                        values = m._values
-                    out[d] = decode(values[i])
-            m._next_block()
-        limits.checkpoint()
-    return out
+        found: dict[int, tuple[float, bytes | None]] = {}
+        _among_blocks(m, base, mine.tolist(), True, found)
+        for d in sorted(found):
+            value = found[d][1]
+            if value is not None:
+                where = decode(value)
+                out_docs.append(np.full(len(where), d, dtype=np.int64))
+                out_pos.append(np.array(where, dtype=np.int64))
+    if not out_docs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_docs), np.concatenate(out_pos)
 
 
-def _adjacent(searcher: Searcher, q: wq.Phrase, candidates: set[int]) -> Set[int]:
+def _adjacent(searcher: Searcher, q: wq.Phrase, candidates: Set[int]) -> Set[int]:
     """Return the candidates where the phrase's words stand in order, side by side.
 
     The same as Whoosh's SpanNear2 with slop 1 (each word right after the previous
-    one), read from the stored positions of the candidates only.
+    one), read from the positions of the candidates only: word k's positions, moved
+    k places back, must meet every other word's in the same document. Each pair is
+    one integer (document << 32 | position), so this is a chain of sorted-array
+    intersections.
     """
     reader = searcher.reader()
-    try:
-        per_word = [_positions(reader, q.fieldname, w, candidates) for w in q.words]
-    except LookupError:
-        return confirm(searcher, q, candidates)
-    found: set[int] = set()
-    first, rest = per_word[0], per_word[1:]
-    for n, d in enumerate(candidates):
-        if not n % 1024:
-            limits.checkpoint()
-        later = [set(w.get(d, ())) for w in rest]
-        if any(all(p + k in later[k - 1] for k in range(1, len(q.words)))
-               for p in first.get(d, ())):
-            found.add(d)
-    return found
+    docs = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
+    meeting: np.ndarray | None = None
+    for k, word in enumerate(q.words):
+        limits.checkpoint()
+        try:
+            where_docs, positions = _word_positions(reader, q.fieldname, word, docs)
+        except LookupError:
+            return confirm(searcher, q, set(candidates))
+        keys = (where_docs << 32) + (positions - k)
+        meeting = np.unique(keys) if meeting is None else \
+            np.intersect1d(meeting, keys)
+        if not len(meeting):
+            return EMPTY
+    if meeting is None:
+        return EMPTY
+    return frozenset(np.unique(meeting >> 32).tolist())
 
 
 def confirm(searcher: Searcher, q: wq.Query, candidates: set[int]) -> set[int]:

@@ -8,7 +8,7 @@ import random
 import pytest
 from whoosh import query as wq
 
-from search import docsets, limits
+from search import docsets, flatpostings, limits
 from search.index import SearcherPool
 from search.models import Article
 from search.query import parse_in
@@ -48,7 +48,7 @@ DOCS = _articles(700, 1)
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> SearcherPool:
     root = tmp_path_factory.mktemp("docsets")
-    loc = build_index(root, DOCS)
+    loc = build_index(root, DOCS, as_jobs=True)
     # A second segment with deletions, so segment offsets and deleted postings are exercised.
     from whoosh import index as whoosh_index
 
@@ -85,6 +85,9 @@ def skipping(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 def test_query_docs_equal_whoosh(pool: SearcherPool, text: str) -> None:
     with pool.searcher() as (s, _):
         assert len(s.reader().leaf_readers()) == 2 and s.reader().has_deletions()
+        # The job's segment has flat postings (search/flatpostings.py), Whoosh's has none.
+        assert [len(flatpostings.for_segment(leaf)) > 0 for leaf, _ in
+                s.reader().leaf_readers()] == [True, False]
         q = parse_in(s, text).query
         expected = set(s.docs_for_query(q)) if not isinstance(q, wq.Every) \
             else set(s.reader().all_doc_ids())
