@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from itertools import filterfalse
 
 from markupsafe import Markup, escape
 
@@ -79,7 +78,7 @@ def _wanted_words(words: set[str], wanted: frozenset[str], lang: str) -> set[str
         if known is None or len(known[0]) >= VOCABULARY_SIZE:
             known = _VOCABULARY[lang] = ({}, {})
         forward, reverse = known
-        for word in filterfalse(forward.__contains__, words):
+        for word in words.difference(forward):  # C-speed for a dict: the words not met yet
             terms = forward[word] = variants(word, lang)
             for term in terms:
                 having = reverse.get(term)
