@@ -307,42 +307,42 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         _write_flat(self.storage, self.newsegment, schema, got, long_terms)
 
 
-def _write_flat(storage: Any, segment: Any, schema: Any, got: Sorted, terms: list[int]) -> None:
-    """Write the postings of `terms` (term numbers) as search/flatpostings.py's file,
-    inside the segment (its compound file gathers every file named for it), with the
-    positions of the fields whose postings hold Whoosh's `Positions`.
+def _write_flat(storage: Any, segment: Any, schema: Any, got: Sorted, long_terms: list[int]
+                ) -> None:
+    """Write every term's postings as search/flatpostings.py's file, inside the segment
+    (its compound file gathers every file named for it), with the positions of the
+    `long_terms` (term numbers) in fields whose postings hold Whoosh's `Positions`.
 
-    Written a column at a time, each from the pool's arrays a term at a time: beside
-    the pool, only the positions (decoded once) and per-posting starts are held.
+    Written a column at a time from the pool's arrays: beside the pool, only the
+    positions (decoded once) and per-posting starts are held.
     """
-    keys = [got.keys[t] for t in terms]
-    bounds = np.asarray(got.bounds, dtype=np.int64)
-    rows = np.asarray(terms, dtype=np.int64)
-    begin, end = bounds[rows], bounds[rows + 1]
-    counts = end - begin
-    starts = np.r_[np.int64(0), np.cumsum(counts)]
+    keys = got.keys
+    starts = np.asarray(got.bounds, dtype=np.int64)
     n = int(starts[-1])
-    positional = [r for r, (field, _t) in enumerate(keys)
-                  if type(schema[field].format) is Positions]
-    pos_starts, positions = _positions(got, [(int(begin[r]), int(end[r])) for r in positional],
-                                       [int(starts[r]) for r in positional], n)
+    positional = np.zeros(len(keys), dtype=bool)
+    for t in long_terms:
+        positional[t] = type(schema[keys[t][0]].format) is Positions
+    runs = [(int(starts[r]), int(starts[r + 1])) for r in np.flatnonzero(positional)]
+    pos_starts, positions = _positions(got, runs, n)
     ids = np.frombuffer(got.ids, dtype=np.uint32)
     weights = np.frombuffer(got.weights, dtype=np.float32)
 
-    def runs(values: np.ndarray) -> Callable[[], Iterator[np.ndarray]]:
-        return lambda: (values[a:b] for a, b in zip(begin.tolist(), end.tolist(), strict=True))
+    def chunked(values: np.ndarray) -> Callable[[], Iterator[np.ndarray]]:
+        step = 1 << 20
+        return lambda: (values[i:i + step] for i in range(0, len(values), step))
 
-    top_id = int(ids[end - 1].max()) if len(rows) else 0  # each term's ids are ascending
-    top_position = int(positions.max()) if len(positions) else 0
     columns = {
         **flatpostings.key_columns(keys),
         "starts": flatpostings.whole(starts),
-        "ids": flatpostings.Column(flatpostings.unsigned_for(top_id), n, runs(ids)),
-        "weights": flatpostings.Column(np.float32, n, runs(weights)),
-        "pos_starts": flatpostings.whole(pos_starts),
+        "ids": flatpostings.Column(flatpostings.unsigned_for(int(ids.max()) if n else 0), n,
+                                   chunked(ids)),
+        "weights": flatpostings.Column(np.float32, n, chunked(weights)),
+        "positional": flatpostings.whole(positional, np.uint8),
+        "pos_starts": flatpostings.Column(pos_starts.dtype, len(pos_starts),
+                                          chunked(pos_starts)),
         "positions": flatpostings.Column(
-            flatpostings.unsigned_for(top_position), len(positions),
-            lambda: (positions[i:i + (1 << 20)] for i in range(0, len(positions), 1 << 20))),
+            flatpostings.unsigned_for(int(positions.max()) if len(positions) else 0),
+            len(positions), chunked(positions)),
     }
     with segment.create_file(storage, flatpostings.EXT) as f:
         for piece in flatpostings.pieces(columns):
@@ -353,46 +353,47 @@ POSITIONS_CHUNK = 1 << 16  # postings decoded by one `loads` (bounds the list it
 _PICKLE_HEAD = 9  # a value's count (4 bytes), then `\x80\x02]q\x00`: protocol, list, memo
 
 
-def _positions(got: Sorted, runs: list[tuple[int, int]], firsts: list[int], n: int
+def _positions(got: Sorted, runs: list[tuple[int, int]], n: int
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (starts, positions) for the `n` postings of the flat file, of which those of
-    `runs` (ranges of `got`'s postings, whose values are `Positions.encode`d; the k-th
-    is the file's postings from `firsts[k]`) have positions and the others none:
-    posting j's positions are positions[starts[j]:starts[j + 1]].
+    """Return (starts, positions) for `got`'s `n` postings, of which those of `runs`
+    (ranges of postings whose values are `Positions.encode`d) have positions and the
+    others none: posting j's positions are positions[starts[j]:starts[j + 1]].
 
-    A value is its count, then a pickled list of deltas (`\\x80\\x02]q\\x00`, its
+    A value is its count, then a pickled list of deltas (`\x80\x02]q\x00`, its
     appends, `.`). Their appends, joined after one list opcode, unpickle as one list
     of every delta: one `loads` per chunk of postings instead of one per posting.
     """
     data, begins, ends = got.data, got.begins, got.ends
     raw = np.frombuffer(data, dtype=np.uint8)
     counts = np.zeros(n, dtype=np.uint32)
-    for (a, b), first in zip(runs, firsts, strict=True):
+    for a, b in runs:
         heads = np.frombuffer(begins, dtype=np.uint32)[a:b]
-        mine = counts[first:first + b - a]
+        mine = counts[a:b]
         for k in range(4):  # the count: 4 bytes, big-endian
             mine <<= 8
             mine |= raw[heads + k]
-    starts = np.r_[np.uint64(0), np.cumsum(counts, dtype=np.uint64)]
-    positions = np.empty(int(starts[-1]), dtype=np.uint32)
-    at = 0  # where in `positions` the next decoded ones go
-    for (a, b), first in zip(runs, firsts, strict=True):
+    total = int(counts.sum(dtype=np.uint64))
+    starts = np.zeros(n + 1, dtype=flatpostings.unsigned_for(total))
+    np.cumsum(counts, out=starts[1:])
+    del counts  # a posting's count is now starts[j + 1] - starts[j]
+    positions = np.empty(total, dtype=np.uint32)
+    for a, b in runs:
         for j0 in range(a, b, POSITIONS_CHUNK):
             j1 = min(b, j0 + POSITIONS_CHUNK)
             body = b"".join([data[begins[j] + _PICKLE_HEAD:ends[j] - 1] for j in range(j0, j1)])
             deltas = loads(b"\x80\x02]" + body + b".")
+            at = int(starts[j0])
             out = positions[at:at + len(deltas)]
-            if len(out) != len(deltas):
+            if len(out) != len(deltas) or at + len(deltas) != int(starts[j1]):
                 raise ValueError("flat postings: position counts do not match their values")
             out[:] = deltas
             # Each posting's positions: the running sum of its deltas from its own start
             # (uint32: the sum wraps past 2**32, and the differences stay right).
             np.cumsum(out, out=out)
-            per = counts[first + j0 - a:first + j1 - a]
+            per = np.diff(starts[j0:j1 + 1]).astype(np.int64)
             before = np.zeros(len(per), dtype=np.uint32)
             before[1:] = out[np.cumsum(per[:-1], dtype=np.int64) - 1]
             out -= np.repeat(before, per)
-            at += len(deltas)
     return starts, positions
 
 

@@ -3,9 +3,11 @@
 Whoosh answers "which documents match" (`Searcher.docs_for_query`) by walking a
 tree of matchers one posting at a time, in Python: most of a search's time at
 the full corpus. Matching needs no scores, so here each word's posting list is
-read a block at a time (one decode per 128 postings) into a Python set, and the
-query's And/Or/Not become C-speed set operations. Queries this does not know
-(phrases, ranges) still go through Whoosh, restricted to what their words allow.
+read whole, from the segment's flat arrays (search/flatpostings.py) or, in a
+segment without them, a block at a time (one decode per 128 postings), into a
+Python set, and the query's And/Or/Not become C-speed set operations. Phrases are
+checked on their candidates' positions as arrays; queries this does not know
+(ranges) still go through Whoosh, restricted to what their words allow.
 
 Filter sets (one source, a date range) repeat across searches, so they are
 kept per reader (`filter_docs`), as are whole requests' matching sets and facet
@@ -113,7 +115,10 @@ def postings(reader: IndexReader, field: str, text: str | bytes) -> tuple[np.nda
     weights: list[np.ndarray] = []
     tbytes = _term_bytes(reader, field, text)
     for leaf, base in reader.leaf_readers():
-        flat = flatpostings.for_segment(leaf).lookup(field, tbytes) if tbytes else None
+        segment_flat = flatpostings.for_segment(leaf)
+        flat = segment_flat.lookup(field, tbytes) if tbytes else None
+        if flat is None and segment_flat.complete:
+            continue  # the segment does not hold the term
         if flat is not None:
             i, w = flat
             if leaf.has_deletions():
@@ -323,8 +328,10 @@ def among(reader: IndexReader, field: str, text: str, docs: Iterable[int], *,
         mine = [d - base for d in todo[bisect_left(todo, base):bisect_left(todo, end)]]
         if not mine:
             continue
-        flat = None if values or not tbytes else \
-            flatpostings.for_segment(leaf).lookup(field, tbytes)
+        segment_flat = flatpostings.for_segment(leaf)
+        flat = None if values or not tbytes else segment_flat.lookup(field, tbytes)
+        if flat is None and segment_flat.complete and not values:
+            continue  # the segment does not hold the term
         if flat is not None:
             _among_flat(flat, base, mine, out)
             continue

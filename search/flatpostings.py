@@ -1,25 +1,29 @@
-"""A segment's long posting lists as flat arrays, read without decoding.
+"""A segment's posting lists as flat arrays, read without decoding.
 
 Whoosh stores each posting list as blocks of 128 postings, each block one pickled
-(and, past a size, zlib-compressed) tuple of ids, weights and position bytes. To
-know which documents hold a common word a search unpickles every block, positions
-included: at the full corpus that was the largest single cost of a search.
+(and, past a size, zlib-compressed) tuple of ids, weights and position bytes, and
+finds a term through an on-disk hash table (an md5 and a few reads). To know which
+documents hold a word a search looked the word up in every segment and unpickled
+every block, positions included: at the full corpus, most of a search's time.
 
 So the segment writer (indexer/segwriter.py) also writes, inside the segment's
-compound file, the lists longer than one block as plain arrays: segment-local
-document numbers (uint32), weights (float32) and, for fields with positions, each
-posting's positions (uint32), the same values the blocks hold. A search maps them
-(no copy) and slices them; a phrase finds its words side by side with array
-operations over the candidates' positions instead of unpickling each posting's. Single-block terms, most of a
-segment's terms but a small share of its postings, stay with Whoosh's blocks, as
-does any segment without this file (written by Whoosh's own writer, or merged):
-`FlatPostings.lookup` answers None and the caller reads blocks.
+compound file, every term's postings as plain arrays: segment-local document
+numbers (2 or 4 bytes) and weights (float32), the same values the blocks hold,
+and, for the terms longer than one block in fields with positions, each posting's
+positions. A search maps the file (no copy), finds a term by binary search over
+its keys' 32-bit hashes, and slices the arrays; a term it does not find is not in
+the segment (no Whoosh lookup). A phrase finds its words side by side with array
+operations over the candidates' positions instead of unpickling each posting's
+(a short term's positions, a block at most, still come from Whoosh's block).
+A segment without this file (written by Whoosh's own writer, or merged) is read
+through Whoosh: `for_segment` answers an empty `FlatPostings` (`complete` False).
 
 Layout: ``MAGIC``, a little-endian uint32 header length, a JSON header naming
 each array's (offset, dtype, count), then the arrays, 8-byte aligned within the
 file. ``keys`` holds each term as field name, 0xFF (never in UTF-8), term bytes;
-``key_ends`` where each ends; term ``r``'s postings are ``starts[r]:starts[r + 1]``,
-posting ``j``'s positions ``pos_starts[j]:pos_starts[j + 1]``.
+``key_ends`` where each ends; ``hashes`` the keys' `key_hash` ascending, ``by_hash``
+their rows; term ``r``'s postings are ``starts[r]:starts[r + 1]``, posting ``j``'s
+positions ``pos_starts[j]:pos_starts[j + 1]`` when ``positional[r]``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ import json
 import struct
 import threading
 import weakref
+import zlib
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -63,29 +70,53 @@ def unsigned_for(top: int) -> Any:
     return np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64
 
 
+def key_hash(key: bytes) -> int:
+    """A term key's 32-bit hash (CRC-32: C speed; keys that share one are told apart by
+    their bytes)."""
+    return zlib.crc32(key)
+
+
+def key_of(field: str, tbytes: bytes) -> bytes:
+    return field.encode("ascii") + SEPARATOR + tbytes
+
+
 def key_columns(keys: list[tuple[str, bytes]]) -> dict[str, Column]:
-    """The `keys` and `key_ends` columns of terms `keys` (sorted)."""
-    blob = b"".join(f.encode("ascii") + SEPARATOR + t for f, t in keys)
-    ends = np.cumsum([len(f) + 1 + len(t) for f, t in keys], dtype=np.int64)
+    """The `keys`, `key_ends`, `hashes` and `by_hash` columns of terms `keys` (sorted)."""
+    blob = bytearray()
+    key_ends = array("Q")
+    key_hashes = array("I")
+    for f, t in keys:  # no list of every key's bytes (a segment writer's peak)
+        key = key_of(f, t)
+        key_hashes.append(key_hash(key))
+        blob += key
+        key_ends.append(len(blob))
+    ends = np.frombuffer(key_ends, dtype=np.uint64) if keys else np.zeros(0, dtype=np.uint64)
+    hashes = np.frombuffer(key_hashes, dtype=np.uint32) if keys else np.zeros(0, np.uint32)
+    by_hash = np.argsort(hashes, kind="stable")
     return {"keys": whole(np.frombuffer(blob, dtype=np.uint8), np.uint8),
-            "key_ends": whole(ends)}
+            "key_ends": whole(ends), "hashes": whole(hashes[by_hash], np.uint32),
+            "by_hash": whole(by_hash)}
 
 
 def encode(keys: list[tuple[str, bytes]], starts: Any, ids: Any, weights: Any,
-           pos_starts: Any, positions: Any) -> bytes:
+           pos_starts: Any, positions: Any, positional: Any = None) -> bytes:
     """Return the file for terms `keys` (sorted): term r's postings are
     `ids[starts[r]:starts[r+1]]`, posting j's positions `positions[pos_starts[j]:pos_starts[j+1]]`
-    (none for a field without positions)."""
+    where `positional[r]` (default: the terms with any positions)."""
     if (len(starts) and int(starts[-1]) != len(ids)) or \
             (len(pos_starts) and int(pos_starts[-1]) != len(positions)):
         raise ValueError("flat postings: starts, ids, weights and positions do not agree")
+    if positional is None:
+        ps, st = np.asarray(pos_starts), np.asarray(starts)
+        positional = ps[st[1:]] > ps[st[:-1]] if len(st) > 1 else np.zeros(0, dtype=bool)
     columns = {**key_columns(keys), "starts": whole(starts), "ids": whole(ids),
                "weights": whole(weights, np.float32), "pos_starts": whole(pos_starts),
-               "positions": whole(positions)}
+               "positions": whole(positions), "positional": whole(positional, np.uint8)}
     return b"".join(pieces(columns))
 
 
-COLUMNS = ("keys", "key_ends", "starts", "ids", "weights", "pos_starts", "positions")
+COLUMNS = ("keys", "key_ends", "hashes", "by_hash", "starts", "ids", "weights", "positional",
+           "pos_starts", "positions")
 
 
 def pieces(columns: dict[str, Column]) -> Iterator[bytes | memoryview]:
@@ -97,7 +128,9 @@ def pieces(columns: dict[str, Column]) -> Iterator[bytes | memoryview]:
     """
     count = {name: c.count for name, c in columns.items()}
     n = count.get("ids", -1)
-    if set(count) != set(COLUMNS) or count["starts"] != count["key_ends"] + 1 \
+    rows = count.get("key_ends", -1)
+    if set(count) != set(COLUMNS) or count["starts"] != rows + 1 or count["hashes"] != rows \
+            or count["by_hash"] != rows or count["positional"] != rows \
             or count["weights"] != n or count["pos_starts"] != n + 1:
         raise ValueError("flat postings: starts, ids, weights and positions do not agree")
     header: dict[str, Any] = {"version": 1, "arrays": {}}
@@ -128,6 +161,17 @@ def pieces(columns: dict[str, Column]) -> Iterator[bytes | memoryview]:
         written = offset + seen * np.dtype(column.dtype).itemsize
 
 
+def _as_ints(view: memoryview, offset: int, dtype: str, count: int) -> memoryview:
+    """Return an unsigned integer column of the file as a memoryview of Python ints."""
+    kind = np.dtype(dtype)
+    if kind.kind != "u" or kind.byteorder == ">":
+        raise ValueError(f"flat postings: unexpected column type {dtype}")
+    part = view[offset:offset + count * kind.itemsize]
+    size = kind.itemsize
+    return part.cast("B") if size == 1 else part.cast("H") if size == 2 else \
+        part.cast("I") if size == 4 else part.cast("Q")
+
+
 def same_type(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Return `docs` (sorted, >= 0) in `ids`' type, past its range dropped (none of them
     can be among `ids`): searchsorted would otherwise cast `ids` whole, each time."""
@@ -144,6 +188,8 @@ def _aligned(n: int) -> int:
 class FlatPostings:
     """One segment's flat posting lists (module docstring), over a buffer it does not copy."""
 
+    complete = True  # every term of the segment is here (a missing one is not in it)
+
     def __init__(self, buf: Any) -> None:
         view = memoryview(buf)
         if bytes(view[:len(MAGIC)]) != MAGIC:
@@ -152,42 +198,65 @@ class FlatPostings:
         header = json.loads(bytes(view[len(MAGIC) + 4:len(MAGIC) + 4 + size]))
         arrays = {name: np.frombuffer(view, dtype=np.dtype(dtype), count=count, offset=offset)
                   for name, (offset, dtype, count) in header["arrays"].items()}
-        self._starts = arrays["starts"]
+        if set(arrays) != set(COLUMNS):
+            raise ValueError("flat postings: unknown layout")
+        # Read one value at a time (a lookup), as memoryviews: bisect over one takes
+        # ~0.6 us, where numpy's searchsorted copies the whole array first when it is
+        # unaligned (the file sits anywhere inside the segment's compound file).
+        scalars = {name: _as_ints(view, *header["arrays"][name])
+                   for name in ("key_ends", "hashes", "by_hash", "starts")}
+        self._keys = view[header["arrays"]["keys"][0]:][:header["arrays"]["keys"][2]]
+        self._key_ends = scalars["key_ends"]
+        self._hashes = scalars["hashes"]
+        self._by_hash = scalars["by_hash"]
+        self._starts = scalars["starts"]
         self._ids = arrays["ids"]
         self._weights = arrays["weights"]
+        self._positional = arrays["positional"]
         self._pos_starts = arrays["pos_starts"]
         self._positions = arrays["positions"]
-        blob = arrays["keys"].tobytes()
-        ends = arrays["key_ends"].tolist()
-        self._rows: dict[tuple[str, bytes], int] = {}
-        begin = 0
-        for row, end in enumerate(ends):
-            field, _sep, term = blob[begin:end].partition(SEPARATOR)
-            self._rows[(field.decode("ascii"), term)] = row
-            begin = end
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._hashes)
+
+    def row(self, field: str, tbytes: bytes) -> int | None:
+        """Return the term's row (None: the segment does not hold it)."""
+        key = key_of(field, tbytes)
+        h = key_hash(key)
+        hashes, ends = self._hashes, self._key_ends
+        i = bisect_left(hashes, h)
+        while i < len(hashes) and hashes[i] == h:
+            r = self._by_hash[i]
+            if self._keys[ends[r - 1] if r else 0:ends[r]] == key:
+                return r  # type: ignore[no-any-return]
+            i += 1
+        return None
+
+    def doc_frequency(self, field: str, tbytes: bytes) -> int | None:
+        """Return how many of the segment's documents (deleted ones too) hold the term
+        (None: not held), as Whoosh's term info says."""
+        r = self.row(field, tbytes)
+        return None if r is None else self._starts[r + 1] - self._starts[r]  # type: ignore[no-any-return]
 
     def lookup(self, field: str, tbytes: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-        """Return the term's (segment-local ids, weights), read-only; None: not stored here."""
-        row = self._rows.get((field, tbytes))
-        if row is None:
+        """Return the term's (segment-local ids, weights), read-only; None: not held."""
+        r = self.row(field, tbytes)
+        if r is None:
             return None
-        a, b = int(self._starts[row]), int(self._starts[row + 1])
+        a, b = int(self._starts[r]), int(self._starts[r + 1])
         return self._ids[a:b], self._weights[a:b]
 
     def positions(self, field: str, tbytes: bytes, docs: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray] | None:
         """Return (document of each position, position) for the term in `docs` (sorted,
-        segment-local), documents ascending; None: not stored here.
-
-        A term stored without positions (its field keeps none) has none.
-        """
-        row = self._rows.get((field, tbytes))
-        if row is None:
+        segment-local), documents ascending: none when the segment does not hold the
+        term; None when its positions are not here (read Whoosh's block)."""
+        r = self.row(field, tbytes)
+        if r is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if not self._positional[r]:
             return None
-        a, b = int(self._starts[row]), int(self._starts[row + 1])
+        a, b = int(self._starts[r]), int(self._starts[r + 1])
         ids = self._ids[a:b]
         docs = same_type(docs, ids)
         k = np.searchsorted(ids, docs)
@@ -203,8 +272,26 @@ class FlatPostings:
         return np.repeat(docs[hit], counts), self._positions[where]
 
 
-_NONE = FlatPostings.__new__(FlatPostings)  # a segment without the file
-_NONE._rows = {}
+class _Absent(FlatPostings):
+    """A segment without the file: nothing here, ask Whoosh."""
+
+    complete = False
+
+    def __init__(self) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+    def row(self, field: str, tbytes: bytes) -> int | None:
+        return None
+
+    def positions(self, field: str, tbytes: bytes, docs: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+        return None
+
+
+ABSENT = _Absent()
 _OPENED: weakref.WeakKeyDictionary[Any, FlatPostings] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -232,7 +319,7 @@ def for_segment(leaf: Any) -> FlatPostings:
         found = _OPENED.get(leaf)
     if found is not None:
         return found
-    found = _NONE
+    found = ABSENT
     segment = leaf.segment() if hasattr(leaf, "segment") else None
     storage = getattr(leaf, "_storage", None)
     if segment is not None and storage is not None:

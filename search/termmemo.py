@@ -19,6 +19,8 @@ from typing import Any
 from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.reading import IndexReader, TermNotFound
 
+from search import flatpostings
+from search.flatpostings import FlatPostings
 from search.languages import GENERIC
 from search.schema import ALL_TEXT_FIELDS
 
@@ -31,8 +33,12 @@ SMALL_VOCABULARY = 100_000  # fields' vocabularies kept whole, up to this many t
 class TermsMemo:
     """A segment's term table that remembers its lookups (term info, or absent)."""
 
-    def __init__(self, inner: W3TermsReader, size: int | None = None) -> None:
+    def __init__(self, inner: W3TermsReader, size: int | None = None,
+                 flat: FlatPostings | None = None) -> None:
         self.inner = inner
+        # The segment's flat postings (search/flatpostings.py), when it has them, say
+        # whether it holds a term and in how many documents without Whoosh's table.
+        self.flat = flat if flat is not None else flatpostings.ABSENT
         self.size = TERMS_MEMO_SIZE if size is None else size
         self.memo: dict[tuple[str, bytes], Any] = {}
 
@@ -57,6 +63,8 @@ class TermsMemo:
         return found
 
     def __contains__(self, term: tuple[str, bytes]) -> bool:
+        if self.flat.complete:
+            return self.flat.row(*term) is not None
         return self.info(*term) is not None
 
     def term_info(self, fieldname: str, tbytes: bytes) -> Any:
@@ -66,6 +74,11 @@ class TermsMemo:
         return found
 
     def doc_frequency(self, fieldname: str, tbytes: bytes) -> int:
+        if self.flat.complete:
+            df = self.flat.doc_frequency(fieldname, tbytes)
+            if df is None:
+                raise KeyError(tbytes)  # what the table raises; the segment reader answers 0
+            return df
         found = self.info(fieldname, tbytes)
         if found is None:
             raise KeyError(tbytes)  # what the table raises; the segment reader answers 0
@@ -144,7 +157,7 @@ def remember_terms(reader: IndexReader) -> None:
     for leaf, _base in reader.leaf_readers():
         terms = getattr(leaf, "_terms", None)
         if type(terms) is W3TermsReader:
-            leaf._terms = TermsMemo(terms)  # type: ignore[attr-defined]
+            leaf._terms = TermsMemo(terms, flat=flatpostings.for_segment(leaf))  # type: ignore[attr-defined]
     reader.doc_frequency = _DocFrequencies(  # type: ignore[method-assign]
         reader, reader.doc_frequency, TERMS_MEMO_SIZE * 4)
 
