@@ -130,14 +130,17 @@ class TermPool:
     def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
         """Yield (field, term, document, weight, value) in order, as `PostingPool` does
         (and empty the pool)."""
-        got = self.take_sorted()
-        ids = got.ids
-        for t, (field, tbytes) in enumerate(got.keys):
-            for j in range(got.bounds[t], got.bounds[t + 1]):
-                yield field, tbytes, ids[j], got.weights[j], got.value(j)
+        return _iter_sorted(self.take_sorted())
 
     def cleanup(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+
+def _iter_sorted(got: Sorted) -> Iterator[tuple[str, bytes, int, float, bytes]]:
+    ids = got.ids
+    for t, (field, tbytes) in enumerate(got.keys):
+        for j in range(got.bounds[t], got.bounds[t + 1]):
+            yield field, tbytes, ids[j], got.weights[j], got.value(j)
 
 
 class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
@@ -252,10 +255,20 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         if self.docbase or self._merged or not isinstance(pool, TermPool):
             # An offset or merged segment: Whoosh's own loop, lengths read from the columns.
             pdr = self.per_document_reader() if self.codec.length_stats else None
-            self.fieldwriter.add_postings(self.schema, pdr, pool.iter_postings())
+            # A merged segment (not spilled) gets its flat postings too: segments merged
+            # away by an update's `optimize` would otherwise be read through Whoosh.
+            flat = isinstance(pool, TermPool) and not self.docbase
+            got = pool.take_sorted() if isinstance(pool, TermPool) else None
+            self.fieldwriter.add_postings(
+                self.schema, pdr, _iter_sorted(got) if got is not None else pool.iter_postings())
             self.fieldwriter.close()
             if pdr:
                 pdr.close()
+            if got is not None and flat:
+                limit = getattr(self.codec, "_blocklimit", 128)
+                merged_long = [t for t in range(len(got.keys))
+                               if got.bounds[t + 1] - got.bounds[t] > limit]
+                _write_flat(self.storage, self.newsegment, self.schema, got, merged_long)
             return
         fw = self.fieldwriter
         schema = self.schema

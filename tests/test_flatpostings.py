@@ -180,3 +180,24 @@ def test_terms_whose_hashes_collide_are_told_apart(monkeypatch: pytest.MonkeyPat
     assert got == {("body", b"a"): [5], ("body", b"ab"): [1, 2], ("body", b"b"): [9],
                    ("title", b"a"): [0, 8]}
     assert flat.lookup("body", b"abc") is None and flat.lookup("title", b"b") is None
+
+
+def test_a_merged_segment_has_flat_postings(tmp_path: Path) -> None:
+    """An update that merges segments (`optimize`, deletions dropped) writes the merged
+    segment's flat postings too, through Whoosh's own posting loop."""
+    articles = _articles(400)
+    ix = _build(tmp_path / "pool", TermPoolWriter, [to_document(a) for a in articles[:250]])
+    writer = TermPoolWriter(ix)
+    for a in articles[250:]:
+        writer.add_document(**to_document(a))
+    writer.delete_by_term("id", "a3")
+    writer.commit(optimize=True)
+    merged = whoosh_index.open_dir(str(tmp_path / "pool"))
+    assert len(merged._segments()) == 1
+    assert assert_flat_matches_blocks(merged) >= 5
+    with merged.searcher() as s:
+        assert not s.reader().has_deletions()
+        assert flatpostings.for_segment(s.reader().leaf_readers()[0][0]).complete
+        ids, _w = docsets.postings(s.reader(), "body", "item")
+        assert ids.tolist() == list(s.reader().postings("body", "item").all_ids())
+        assert len(ids) > 200
