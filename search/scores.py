@@ -21,7 +21,7 @@ import math
 import threading
 import weakref
 from collections.abc import Set
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from whoosh import query as wq
@@ -83,8 +83,15 @@ def _postings(reader: IndexReader, field: str, text: str) -> tuple[np.ndarray, n
         raise _Unsupported(str(e)) from None
 
 
+# Matches this many times fewer than the index's documents are scored in arrays over them
+# only: arrays as long as the index cost more (allocation, page faults, full-length masks)
+# than the mapping of each posting list onto the matches (a binary search in C).
+COMPACT_SHARE = 4
+
+
 class _Scorer:
-    """Evaluates one query tree over dense per-document arrays."""
+    """Evaluates one query tree over per-document arrays: one slot per document of the
+    index, or (`over`) one per document of a given few (the matches)."""
 
     def __init__(self, searcher: Searcher, rank: ranking.Ranking) -> None:
         self.searcher = searcher
@@ -95,13 +102,46 @@ class _Scorer:
         # The documents that can matter (sorted), when few: a term much commoner than
         # them is read only in their blocks (`docsets.among`), not over all its postings.
         self.only: list[int] | None = None
+        # The documents the arrays are over (sorted doc numbers); None: every document.
+        self.slots: np.ndarray | None = None
+
+    def over(self, docs: np.ndarray) -> None:
+        """Score only `docs` (sorted doc numbers): array slot i is document docs[i]."""
+        self.slots = docs
+        self.n = len(docs)
+
+    def slot(self, ids: np.ndarray) -> np.ndarray:
+        """Return the slots of `ids` (doc numbers, every one among the scored documents)."""
+        return ids if self.slots is None else np.searchsorted(self.slots, ids)
+
+    def docs(self, slots: np.ndarray) -> np.ndarray:
+        """Return the doc numbers of array `slots`."""
+        return slots if self.slots is None else self.slots[slots]
+
+    def within(self, ids: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Return `ids` (sorted doc numbers) and `columns` alike, kept where scored."""
+        keys = self.slots
+        if keys is None or not len(ids):
+            return (ids, *columns)
+        if not len(keys):
+            return (ids[:0], *(c[:0] for c in columns))
+        at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+        keep = keys[at] == ids
+        return (ids[keep], *(c[keep] for c in columns))
+
+    def mark(self, flags: np.ndarray, docs: np.ndarray, value: bool) -> None:
+        """Set `flags` at the slots of `docs` (sorted doc numbers) that are scored."""
+        (kept,) = self.within(docs)
+        flags[self.slot(kept)] = value
 
     def read(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Return the term's (documents, weights): all of them, or those among `only`."""
+        """Return the term's (documents, weights) among the scored documents: read by
+        skipping when they are few against the term's (`only`)."""
         only = self.only
         if only is not None and docsets.few_among(self.reader, field, text, len(only)):
             return self._among(field, text, only)
-        return _postings(self.reader, field, text)
+        ids, tf = _postings(self.reader, field, text)
+        return cast(tuple[np.ndarray, np.ndarray], self.within(ids, tf))
 
     def _among(self, field: str, text: str, docs: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Return the term's (documents, weights) among `docs` (sorted), read by skipping."""
@@ -123,8 +163,9 @@ class _Scorer:
         if sc is None:
             return score, present
         ids, tf = self.read(field, text)
-        score[ids] = self._bm25(sc, field, ids, tf, q.boost)
-        present[ids] = True
+        at = self.slot(ids)
+        score[at] = self._bm25(sc, field, ids, tf, q.boost)
+        present[at] = True
         return score, present
 
     def _scorer(self, field: str, text: str) -> ranking._Scorer | None:
@@ -169,8 +210,9 @@ class _Scorer:
             part = tf / (1 - b + b * fl / avgfl)
             if t.boost != 1.0:
                 part = part * t.boost
-            s[ids] += part
-            present[ids] = True
+            at = self.slot(ids)
+            s[at] += part
+            present[at] = True
         if not present.any():
             return s, present
         for t in q.exact:  # exact forms: only where the stem matched (never a new match)
@@ -179,10 +221,11 @@ class _Scorer:
                 continue
             b = q.ranking.b(ranking.EXACT_KINDS[field])
             ids, tf = self.read(field, t.text)
-            keep = present[ids]
-            ids, tf = ids[keep], tf[keep]
+            at = self.slot(ids)
+            keep = present[at]
+            ids, tf, at = ids[keep], tf[keep], at[keep]
             fl = _lengths(self.reader, field)[ids]
-            s[ids] += t.boost * tf / (1 - b + b * fl / ranking._avg_length(top, field))
+            s[at] += t.boost * tf / (1 - b + b * fl / ranking._avg_length(top, field))
         lang = ALL_TEXT_FIELDS[terms[0].fieldname][1]
         df = max(top.doc_frequency(t.fieldname, t.text) for t in terms)
         n = top.doc_frequency("analyzed_as", lang) or top.doc_count_all()
@@ -207,9 +250,9 @@ class _Scorer:
             return score, present
         found = docsets.phrase_docs(self.searcher, q)
         if found:
-            present[docsets.doc_array(found)] = True
+            self.mark(present, docsets.doc_array(found), True)
             present &= within
-        docs = np.flatnonzero(present)
+        docs = self.docs(np.flatnonzero(present))
         for w in q.words:  # in order: the sums are added as Whoosh adds them
             if not len(docs):
                 break
@@ -218,7 +261,7 @@ class _Scorer:
                 if sc is None:
                     continue
                 ids, tf = self._among(q.fieldname, w, docs.tolist())
-                score[ids] += self._bm25(sc, q.fieldname, ids, tf, 1.0)
+                score[self.slot(ids)] += self._bm25(sc, q.fieldname, ids, tf, 1.0)
             else:
                 s, _p = self.term(wq.Term(q.fieldname, w))
                 score += s
@@ -267,7 +310,7 @@ class _Scorer:
             excluded = docsets.query_docs(self.searcher, q.b)
             if excluded:
                 present = present.copy()
-                present[docsets.doc_array(excluded)] = False
+                self.mark(present, docsets.doc_array(excluded), False)
             return score, present
         raise _Unsupported(type(q).__name__)
 
@@ -297,15 +340,20 @@ def top(searcher: Searcher, q: wq.Query, rank: ranking.Ranking, matched: Set[int
     q = ranking.as_bm25f(ranking.with_proximity(q, rank), rank)
     ranked = ranking.ranked_searcher(searcher, rank)
     scorer = _Scorer(ranked, rank)
+    docs = np.sort(docsets.doc_array(matched))  # a copy: the array may be cached
     if len(matched) * docsets.SKIP_SHARE <= scorer.n:
-        scorer.only = sorted(matched)
+        scorer.only = docs.tolist()
+    if len(matched) * COMPACT_SHARE <= scorer.n:
+        scorer.over(docs)
     try:
         score, present = scorer.node(q)
     except _Unsupported:
         return None
-    docs = docsets.doc_array(matched)
-    docs = docs[present[docs]]
-    values = score[docs]
+    if scorer.slots is not None:
+        docs, values = docs[present], score[present]
+    else:
+        docs = docs[present[docs]]
+        values = score[docs]
     if scorer.weighting.use_final:
         values = scorer.final(values, docs)
     if limit is not None and len(docs) > limit:

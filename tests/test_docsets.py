@@ -184,9 +184,18 @@ SCORED = ["budget", "budget talks", "oil price minister", "budget OR storm", "oi
           "zebra budget", "zebra crossing budget talks"]
 
 
+@pytest.fixture(params=["dense", "compact"])
+def arrays(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Score over arrays as long as the index, and over arrays of the matches only
+    (`scores.COMPACT_SHARE`), whatever this small index's match counts would choose."""
+    from search import scores
+
+    monkeypatch.setattr(scores, "COMPACT_SHARE", 10**9 if request.param == "dense" else 1)
+
+
 @pytest.mark.parametrize("text", SCORED)
 @pytest.mark.parametrize("half_life", [None, 30.0])
-@pytest.mark.usefixtures("skipping")
+@pytest.mark.usefixtures("skipping", "arrays")
 def test_array_scores_equal_whoosh(pool: SearcherPool, text: str, half_life: float | None
                                    ) -> None:
     import dataclasses
