@@ -14,6 +14,7 @@ per reader into (document, term) pairs, counted the same way.
 from __future__ import annotations
 
 import calendar
+import heapq
 import threading
 import weakref
 from collections import Counter
@@ -90,8 +91,16 @@ def count_column(reader: IndexReader, field: str, docs: Iterable[int]) -> Counte
     """Count the values of a sortable field over `docs` (empty values skipped)."""
     codes, values = column_codes(reader, field)
     per_code = np.bincount(codes[doc_array(docs)], minlength=len(values))
-    return Counter({values[i]: int(per_code[i]) for i in np.flatnonzero(per_code)
-                    if values[i]})
+    counted = _nonzero(per_code, values)
+    counted.pop("", None)
+    return counted
+
+
+def _nonzero(per_code: np.ndarray, names: tuple[str, ...]) -> Counter[str]:
+    """Return {names[i]: per_code[i]} where non-zero (converted in bulk, not per value)."""
+    found = np.flatnonzero(per_code)
+    return Counter(dict(zip(map(names.__getitem__, found.tolist()),
+                            per_code[found].tolist(), strict=True)))
 
 
 _FORWARD: weakref.WeakKeyDictionary[
@@ -135,10 +144,19 @@ def count_terms(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter
         hi = np.searchsorted(pair_docs, docs, side="right")
         return Counter(terms[c] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
                        for c in pair_codes[a:b].tolist())
-    wanted = np.zeros(reader.doc_count_all(), dtype=bool)
-    wanted[doc_array(docs)] = True
-    per_code = np.bincount(pair_codes[wanted[pair_docs]], minlength=len(terms))
-    return Counter({terms[i]: int(per_code[i]) for i in np.flatnonzero(per_code)})
+    arr = doc_array(docs)
+    if len(arr) * 8 <= len(pair_docs):  # few documents: their runs of pairs, found by search
+        lo = np.searchsorted(pair_docs, arr, side="left")
+        runs = np.searchsorted(pair_docs, arr, side="right") - lo
+        ends = np.cumsum(runs)
+        picked = np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends)
+                                                                   else 0)
+        per_code = np.bincount(pair_codes[picked], minlength=len(terms))
+    else:
+        wanted = np.zeros(reader.doc_count_all(), dtype=bool)
+        wanted[arr] = True
+        per_code = np.bincount(pair_codes[wanted[pair_docs]], minlength=len(terms))
+    return _nonzero(per_code, terms)
 
 
 def matches_prefix(text: str, prefix: str) -> bool:
@@ -157,6 +175,18 @@ def label(name: str, value: str) -> str:
     if name == "language":
         return LANGUAGE_NAMES.get(value, value)
     return value
+
+
+def _top_by_count(counts: Counter[str], limit: int) -> list[tuple[str, int]]:
+    """Return the `limit` values with the highest counts (ties by name, ignoring case),
+    in that order: only the values at or above the limit-th count are sorted (an
+    author facet has hundreds of values and shows ten)."""
+    items = list(counts.items())
+    if len(items) > limit > 0:
+        floor = heapq.nlargest(limit, counts.values())[-1]
+        items = [kv for kv in items if kv[1] >= floor]
+    items.sort(key=lambda kv: (-kv[1], kv[0].lower()))
+    return items[:limit]
 
 
 def build_facet(
@@ -183,10 +213,9 @@ def build_facet(
             }
         )
     if chronological:
-        ordered = sorted(counts.items(), key=lambda kv: kv[0])
+        top = sorted(counts.items(), key=lambda kv: kv[0])[:limit]
     else:
-        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))
-    top = ordered[:limit]
+        top = _top_by_count(counts, limit)
     shown = {v for v, _ in top}
     top += [(v, counts.get(v, 0)) for v in sorted(selected) if v not in shown]
     return Facet(

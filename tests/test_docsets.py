@@ -139,8 +139,28 @@ def test_column_counts_equal_a_brute_force_count(pool: SearcherPool, field: str,
         assert count_column(s.reader(), field, sorted(docs)) == brute  # any iterable
 
 
-def test_author_counts_equal_a_brute_force_count(tmp_path_factory: pytest.TempPathFactory
-                                                 ) -> None:
+@pytest.mark.parametrize("seed", range(20))
+def test_facet_top_values_equal_a_full_sort(seed: int) -> None:
+    """`build_facet` sorts only the values that can be shown: the same top as sorting all,
+    ties (many at the cut) ordered by name ignoring case, then as counted."""
+    from collections import Counter
+
+    from search.facets import build_facet
+
+    rng = random.Random(seed)
+    names = [rng.choice(["Al", "al", "Bo", "bo", "Cy", "Dee", "eve", "Eve"]) + str(i % 7)
+             for i in range(rng.randrange(0, 60))]
+    counts = Counter({n: rng.choice([1, 1, 1, 2, 3, 9]) for n in names})
+    for limit in (0, 1, 3, 10, 100):
+        shown = build_facet("author", counts, set(), limit=limit)
+        full = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].lower()))[:limit]
+        assert [(v.value, v.count) for v in shown.values] == full
+        assert shown.value_count == len(counts)
+
+
+@pytest.mark.parametrize("every", [1, 3, 25, 1000])  # many documents, then few, then none
+def test_author_counts_equal_a_brute_force_count(tmp_path_factory: pytest.TempPathFactory,
+                                                 every: int) -> None:
     from collections import Counter
 
     from search.facets import count_terms
@@ -152,12 +172,12 @@ def test_author_counts_equal_a_brute_force_count(tmp_path_factory: pytest.TempPa
     pool = SearcherPool(build_index(tmp_path_factory.mktemp("authors"), arts))
     with pool.searcher() as (s, _):
         reader = s.reader()
-        docs = {d for d in reader.all_doc_ids() if d % 3}
+        docs = {d for d in reader.all_doc_ids() if d % every == 0 and d > 0}
         brute: Counter[str] = Counter()
         for d in docs:
             brute.update(set(reader.stored_fields(d).get("authors") or ()))
         counted = count_terms(reader, "author", docs)
-        assert counted == brute and sum(brute.values()) > 0
+        assert counted == brute and (sum(brute.values()) > 0) == (every < 1000)
 
 
 # --- Snippets scan the start of a body first (search/highlight.py) -------------------------
