@@ -26,8 +26,11 @@ MARK_CLOSE = Markup("</mark>")
 ELLIPSIS = "\u2026"
 
 # News articles put their matches early: the first FIRST_SCAN_CHARS are scanned,
-# and the rest (up to MAX_SCAN_CHARS) only when they hold no match. This bounds the
-# cost of one snippet (every token is read; a word is analysed the first time it is met).
+# and the rest (up to MAX_SCAN_CHARS) only when they hold no match, in windows each
+# twice as long as the one before, stopping at the first that holds one (a rare name
+# met once, deep in a long article, no longer costs a scan of all of it). This bounds
+# the cost of one snippet (every token is read; a word is analysed the first time it
+# is met).
 FIRST_SCAN_CHARS = 5_000
 MAX_SCAN_CHARS = 60_000
 
@@ -146,13 +149,16 @@ def _cut_right(text: str, end: int) -> int:
 
 def _first_spans(text: str, wanted: frozenset[str], lang: str | None
                  ) -> list[tuple[int, int, str]]:
-    """Return the matches in the first FIRST_SCAN_CHARS, else in the rest up to MAX_SCAN_CHARS."""
-    cut = _cut_right(text, FIRST_SCAN_CHARS)
-    spans = match_spans(text[:cut], wanted, lang)
-    if spans or cut >= len(text):
-        return spans
-    rest = match_spans(text[cut:MAX_SCAN_CHARS], wanted, lang)
-    return [(s + cut, e + cut, t) for s, e, t in rest]
+    """Return the matches in the first window of the text (up to MAX_SCAN_CHARS) that has any."""
+    start, size = 0, FIRST_SCAN_CHARS
+    end_of_scan = min(len(text), MAX_SCAN_CHARS)
+    while start < end_of_scan:
+        cut = min(_cut_right(text, start + size), end_of_scan)
+        spans = match_spans(text[start:cut], wanted, lang)
+        if spans:
+            return [(s + start, e + start, t) for s, e, t in spans] if start else spans
+        start, size = cut, size * 2
+    return []
 
 
 def snippet(

@@ -196,6 +196,33 @@ def test_snippet_finds_a_match_past_the_first_scan() -> None:
     assert str(early).startswith("The <mark>budget</mark>")
 
 
+def test_snippet_scans_the_rest_in_growing_windows() -> None:
+    from search import highlight
+    from search.analysis import term_for
+    from search.highlight import MAX_SCAN_CHARS, Wanted, snippet
+
+    wanted = Wanted({term_for("budget")})
+    filler = "The weather was mild and the streets were quiet. "  # 50 characters
+    deep = filler * 600 + "The budget passed. " + filler * 200  # a match at 30,000 of 40,000
+    assert "<mark>budget</mark>" in str(snippet(deep, wanted))
+    scanned: list[int] = []
+    real = highlight.match_spans
+
+    def spy(text: str, *args: object) -> list[tuple[int, int, str]]:
+        scanned.append(len(text))
+        return real(text, *args)  # type: ignore[arg-type]
+
+    highlight.match_spans = spy  # type: ignore[assignment]
+    try:
+        snippet(deep, wanted)
+        assert len(scanned) == 3 and sum(scanned) < len(deep)  # 5k, 10k, 20k: stops there
+        scanned.clear()
+        assert "budget" not in str(snippet(filler * 2000 + "budget", wanted))
+        assert sum(scanned) <= MAX_SCAN_CHARS + 30  # never past the scan's end
+    finally:
+        highlight.match_spans = real
+
+
 # --- Scores as arrays (search/scores.py) equal Whoosh's --------------------------------------
 
 SCORED = ["budget", "budget talks", "oil price minister", "budget OR storm", "oil -price",
