@@ -20,10 +20,8 @@ from pathlib import Path
 
 from whoosh.writing import IndexWriter
 
-from indexer import prefetch
 from indexer.catalog import Catalog, FileRecord, article_digest
 from indexer.extract import ExtractionError, Skipped, detect_kind, extract, extract_lines
-from indexer.prefetch import Extracted, Prefetcher
 from indexer.sources import LineSource, SourceFile, file_sha1, iter_paths, open_source
 from search.fingerprint import Fingerprint, fingerprint
 from search.models import Article
@@ -131,12 +129,8 @@ class Applier:
         *,
         scan_ns: int,
         stories: StoryIndex | None = None,
-        extract_procs: int = 0,
     ) -> None:
         self.old = old
-        # Processes that extract whole files ahead of the walk (indexer/prefetch.py).
-        self.extract_procs = extract_procs
-        self._ahead: Prefetcher | None = None
         self.stories = stories  # kept in step with every document written or deleted
         self.old_owner = old.owners()
         self.writer = writer
@@ -154,16 +148,6 @@ class Applier:
 
     def run(self, plan: Scan, sources: list[str]) -> Catalog:
         """Apply `plan`; return the catalog of the result."""
-        heavy = prefetch.wanted(p for p in plan.order if str(p) in plan.changed)
-        if self.extract_procs > 0 and len(heavy) >= prefetch.MIN_FILES:
-            with Prefetcher(heavy, self.extract_procs) as self._ahead:
-                try:
-                    return self._walk(plan, sources)
-                finally:
-                    self._ahead = None
-        return self._walk(plan, sources)
-
-    def _walk(self, plan: Scan, sources: list[str]) -> Catalog:
         files: dict[str, FileRecord] = {}
         for path in plan.order:
             key = str(path)
@@ -190,19 +174,12 @@ class Applier:
         self.progress.on_skip(skipped)
 
     def _index_file(self, path: Path) -> FileRecord | None:
-        done = self._ahead.take(path) if self._ahead is not None else None
-        if done is not None:
-            st, failure = done.stat, done.stat_error
-        else:
-            try:
-                st, failure = path.stat(), None
-            except OSError as e:
-                st, failure = None, str(e.strerror or e)
-        if st is None:
-            self._skip(Skipped(str(path), f"cannot read: {failure}"))
+        try:
+            st = path.stat()
+        except OSError as e:
+            self._skip(Skipped(str(path), f"cannot read: {e.strerror or e}"))
             return None
-        src: SourceFile | LineSource | Extracted | Skipped = open_source(path) if done is None \
-            else done.skipped or done
+        src = open_source(path)
         if isinstance(src, Skipped):
             self._skip(src)
             if detect_kind(path.name) is None or str(path) in self.old.files:
@@ -210,8 +187,7 @@ class Applier:
             return FileRecord.of(st, None, {}, [(src.path, src.reason)], scan_ns=self.scan_ns)
         articles: dict[str, str] = {}
         skips_before = len(self.tally.skipped)
-        items = prefetch.replay(src) if isinstance(src, Extracted) else source_items(src)
-        for article in self._extract(src.path, items):
+        for article in self._extract(src):
             if article.id in articles:
                 self.tally.duplicates += 1
                 continue
@@ -226,18 +202,18 @@ class Applier:
         skipped = [(s.path, s.reason) for s in self.tally.skipped[skips_before:]]
         return FileRecord.of(st, src.sha1, articles, skipped, scan_ns=self.scan_ns)
 
-    def _extract(self, path: str, items: Iterator[Article | Skipped]) -> Iterator[Article]:
+    def _extract(self, src: SourceFile | LineSource) -> Iterator[Article]:
         try:
-            for item in items:
+            for item in source_items(src):
                 if isinstance(item, Skipped):
                     self._skip(item)
                 else:
                     yield item
         except ExtractionError as e:
-            self._skip(Skipped(path, e.reason))
+            self._skip(Skipped(src.path, e.reason))
         except Exception as e:  # the one place a bad file is reported and skipped
-            log.exception("extractor failed on %s", path)
-            self._skip(Skipped(path, f"extractor error: {type(e).__name__}: {e}"))
+            log.exception("extractor failed on %s", src.path)
+            self._skip(Skipped(src.path, f"extractor error: {type(e).__name__}: {e}"))
 
     def _keep(self, key: str, rec: FileRecord) -> None:
         for aid, digest in rec.articles.items():
@@ -280,7 +256,7 @@ class Applier:
             src = open_source(Path(key))
             if isinstance(src, Skipped) or src.sha1 != files[key].sha1:
                 raise RuntimeError(f"{key} changed while the job ran; run the job again")
-            for article in self._extract(src.path, source_items(src)):
+            for article in self._extract(src):
                 if article.id in ids:
                     ids.discard(article.id)
                     self._put(article)

@@ -211,7 +211,7 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
         writer = open_writer(ix, options, input_size(plan.order))
         applier = Applier(
             Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns,
-            stories=StoryIndex(STORY_PARAMS), extract_procs=options.workers,
+            stories=StoryIndex(STORY_PARAMS),
         )
         try:
             catalog = applier.run(plan, sources)
@@ -401,8 +401,7 @@ def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
         stories = _load_stories(base_path)
         writer = TermPoolWriter(ix, limitmb=WRITER_LIMIT_MB)
         applier = Applier(
-            old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns, stories=stories,
-            extract_procs=WriterOptions.from_env(REBUILD_WRITER).workers,
+            old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns, stories=stories
         )
         try:
             catalog = applier.run(plan, sources)

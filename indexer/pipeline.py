@@ -133,20 +133,13 @@ def _map_large_allocations() -> None:
         pass
 
 
-def _die_with_parent(parent: int | None = None) -> None:
-    """Ask Linux to kill this process when its parent dies (elsewhere, polling covers it).
-
-    With the `parent` pid (a pool's initializer), leave at once when it died while this
-    process was starting: a pool process holds both ends of its task queue, so it
-    would otherwise wait on it for good.
-    """
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (elsewhere, polling covers it)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except (OSError, AttributeError):
         pass
-    if parent is not None and os.getppid() != parent:
-        os._exit(0)
 
 
 class WorkerFailed(RuntimeError):

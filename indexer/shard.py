@@ -193,8 +193,7 @@ def _write_in_processes(dirs: list[str], runs: list[list[Article]], limit_mb: in
         )
     # spawn, not fork: a forked child of a Dask worker inherits its threads' locks.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(runs) - 1, mp_context=ctx, initializer=_die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(len(runs) - 1, mp_context=ctx, initializer=_die_with_parent) as pool:
         children = [
             pool.submit(_write_index, d, r, limit_mb)
             for d, r in zip(dirs[1:], runs[1:], strict=True)

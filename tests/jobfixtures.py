@@ -120,12 +120,3 @@ def stored_docs(index_dir: Path) -> dict[str, dict[str, Any]]:
             docs[fields["id"]] = fields
         assert s.doc_count() == len(docs) == gen.doc_count
     return docs
-
-
-def process_alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, dead but not yet reaped, counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -22,7 +22,7 @@ from search import arabic
 from search.analysis import _TOKEN_RE, index_positions, make_analyzer
 from search.index import IndexLocation
 from search.schema import AnalyzedText, build_schema
-from tests.jobfixtures import collection_lines, process_alive
+from tests.jobfixtures import collection_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,7 +172,14 @@ def test_workers_die_with_a_killed_job(tmp_path: Path) -> None:
     os.kill(job.pid, signal.SIGKILL)
     job.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(process_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.05)
-    assert not any(process_alive(p) for p in pids)
+    assert not any(_alive(p) for p in pids)
 
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
