@@ -255,16 +255,15 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         if self.docbase or self._merged or not isinstance(pool, TermPool):
             # An offset or merged segment: Whoosh's own loop, lengths read from the columns.
             pdr = self.per_document_reader() if self.codec.length_stats else None
-            # A merged segment (not spilled) gets its flat postings too: segments merged
-            # away by an update's `optimize` would otherwise be read through Whoosh.
-            flat = isinstance(pool, TermPool) and not self.docbase
             got = pool.take_sorted() if isinstance(pool, TermPool) else None
             self.fieldwriter.add_postings(
                 self.schema, pdr, _iter_sorted(got) if got is not None else pool.iter_postings())
             self.fieldwriter.close()
             if pdr:
                 pdr.close()
-            if got is not None and flat:
+            if got is not None and not self.docbase:
+                # A merged segment (not spilled) gets its flat postings too: segments merged
+                # away by an update's `optimize` would otherwise be read through Whoosh.
                 limit = getattr(self.codec, "_blocklimit", 128)
                 merged_long = [t for t in range(len(got.keys))
                                if got.bounds[t + 1] - got.bounds[t] > limit]
