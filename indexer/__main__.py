@@ -351,20 +351,26 @@ def build_cmd(
 @wait_option
 @report_option
 @progress_option
+@click.option("--merge", is_flag=True,
+              help="Also merge the index into one segment, even when nothing changed: "
+                   "queries run faster (~13% at 57k articles), but it rewrites every "
+                   "posting (~2 min there), so run it off-peak.")
 def update_cmd(
     sources: tuple[str, ...],
     index_dir: str,
     wait: float,
     report_path: str | None,
     progress: bool | None,
+    merge: bool,
 ) -> None:
     """Add new, re-index changed and remove deleted files of SOURCES.
 
     SOURCES default to those the index was built from. Writes a new generation
-    only when something changed; with no index yet it builds the first one.
+    only when something changed (or, with --merge, when the index has more than
+    one segment); with no index yet it builds the first one.
     """
     _run_job(
-        lambda p: update(list(sources) or None, index_dir, wait=wait, progress=p),
+        lambda p: update(list(sources) or None, index_dir, wait=wait, progress=p, merge=merge),
         report_path,
         progress,
     )

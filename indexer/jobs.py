@@ -330,14 +330,23 @@ def update(
     *,
     wait: float = 0.0,
     progress: Progress | None = None,
+    merge: bool = False,
 ) -> JobReport:
     """Bring the served generation in step with `sources` (default: the ones it was built from).
 
     With no index at all yet, this builds a complete first generation; an index
     that exists but cannot be read is never replaced: the job is refused.
+
+    With `merge`, the new generation is also merged into one segment, even when no
+    file changed (then it is a no-op only for an index already in one segment). A
+    build leaves several segments (each index worker writes its own); every query
+    looks each of its words up in each, so one segment answers faster (at 57k articles,
+    6 -> 1 segment: p50 3.6 -> 3.2 ms), but merging rewrites every posting (~2 min
+    there), so it is asked for, off-peak, not done by every update.
     """
     srcs = _absolute(sources) if sources else None
-    return _run(index_dir, "update", wait, progress, lambda ctx: _update(ctx, srcs))
+    return _run(index_dir, "update", wait, progress,
+                lambda ctx: _update(ctx, srcs, merge=merge))
 
 
 def _load_served(location: IndexLocation) -> tuple[str, Path, Catalog, int]:
@@ -379,7 +388,7 @@ def _check_sources(sources: list[str], catalog: Catalog) -> None:
         )
 
 
-def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
+def _update(ctx: _Job, sources: list[str] | None, *, merge: bool = False) -> JobReport:
     location = ctx.location
     if location.current_name() is None:
         if not sources:
@@ -390,7 +399,7 @@ def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
     _check_sources(sources, old)
     scan_ns = time.time_ns()
     plan = scan(old, sources, scan_ns=scan_ns)
-    if plan.is_noop:
+    if plan.is_noop and not (merge and segment_count(base_path) > 1):
         return _noop(ctx, base, doc_count, old, plan, "nothing changed")
     name, path = location.new_generation_dir()
     tally = Tally()
@@ -408,7 +417,8 @@ def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
         except BaseException:
             writer.cancel()
             raise
-        if not (tally.added or tally.updated or tally.deleted) and catalog.files == old.files:
+        changed = tally.added or tally.updated or tally.deleted or catalog.files != old.files
+        if not changed and not merge:
             # E.g. a gzip archive still being written: skipped, its old articles kept.
             writer.cancel()
             _discard(location, name)
@@ -416,8 +426,9 @@ def _update(ctx: _Job, sources: list[str] | None) -> JobReport:
                 _noop(ctx, base, doc_count, old, plan, "no article changed"),
                 skipped=tuple(tally.skipped),
             )
-        writer.commit(optimize=_mostly_deleted(writer))
-        return _finish(ctx, name, path, catalog, applier, tally, plan, "", base=base)
+        writer.commit(optimize=merge or _mostly_deleted(writer))
+        message = "merged into one segment" if merge else ""
+        return _finish(ctx, name, path, catalog, applier, tally, plan, message, base=base)
     except BaseException:
         _discard(location, name)
         raise
@@ -436,6 +447,12 @@ def _noop(ctx: _Job, base: str, doc_count: int, old: Catalog, plan: Scan, why: s
         started_at=ctx.started_at,
         message=why,
     )
+
+
+def segment_count(path: Path) -> int:
+    """Return how many segments the Whoosh index in `path` has."""
+    with whoosh_index.open_dir(str(path)).reader() as reader:
+        return sum(1 for _ in reader.leaf_readers())
 
 
 def _mostly_deleted(writer: SegmentWriter) -> bool:

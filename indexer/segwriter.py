@@ -234,6 +234,25 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         self._added = True
         self.docnum += 1
 
+    def add_reader(self, reader: Any) -> None:
+        """Merge a segment in, keeping its fields' total lengths exact.
+
+        Whoosh sums the merged documents' one-byte lengths, which round up: the
+        totals (BM25's average lengths) then grew ~1.5% and every score moved a
+        little, so a merged index ranked near-ties unlike the index it came from.
+        The segment's own totals are exact; only deleted documents' lengths, which
+        they still count, are taken off as their one-byte lengths.
+        """
+        lengths = self.perdocwriter._fieldlengths
+        before = dict(lengths)
+        super().add_reader(reader)
+        deleted = [d for d in range(reader.doc_count_all()) if reader.is_deleted(d)] \
+            if reader.has_deletions() else []
+        for name in list(lengths):
+            if name in reader.schema and reader.schema[name].scorable:
+                gone = sum(reader.doc_field_length(d, name) or 0 for d in deleted)
+                lengths[name] = before.get(name, 0) + max(0, reader.field_length(name) - gone)
+
     def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
         """Merging a segment in: its documents' lengths are in the columns, not `_lengths`
         (the postings go to the term pool, or to Whoosh's once it has spilled)."""

@@ -269,3 +269,53 @@ def test_gzip_archive_grown_by_appending_a_member(tmp_path: Path, lines: list[st
     report = jobs.update([src], ix)
     assert report.outcome == "no-op" and report.doc_count == 15 and report.deleted == 0
     assert "broken gzip" in report.skipped[0].reason
+
+
+def _hits(ix: Path, words: list[str]) -> dict[str, tuple[int, list[tuple[float, str]]]]:
+    """Each word's (total, [(score, id)] of its top 50) from the served generation."""
+    from search.engine import search
+    from search.index import open_whoosh
+    from search.models import SearchRequest
+
+    out = {}
+    with open_whoosh(IndexLocation(ix).current()).searcher() as s:
+        for w in words:
+            res = search(s, SearchRequest(q=w, page_size=50))
+            out[w] = (res.total, [(float(h.score or 0), h.id) for h in res.hits])
+    return out
+
+
+def test_update_merge_makes_one_segment_and_finds_the_same(
+    tmp_path: Path, lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexer.pipeline import WriterOptions
+
+    src = make_sources(tmp_path, lines)
+    ix = tmp_path / "ix"
+    monkeypatch.setattr(jobs, "REBUILD_WRITER", WriterOptions(workers=2, min_bytes=0))
+    jobs.rebuild([src], ix)
+    served = IndexLocation(ix).current()
+    assert jobs.segment_count(served.path) >= 2  # one per index worker at least
+    before_files = files_digest(served.path)
+    words = ["said", "oil", "government", "prices", "minister", '"prime minister"']
+    before_docs, before_hits = stored_docs(ix), _hits(ix, words)
+    assert sum(total for total, _ in before_hits.values()) > 100
+
+    r = CliRunner().invoke(cli, ["update", "--merge", "--index", str(ix)])
+    assert r.exit_code == 0, r.output
+    merged = IndexLocation(ix).current()
+    assert merged.name != served.name and jobs.segment_count(merged.path) == 1
+    last = IndexLocation(ix).last_job()
+    assert last and last["outcome"] == "published" and "merged" in last["message"]
+    assert stored_docs(ix) == before_docs
+    assert _hits(ix, words) == before_hits  # the same matches, scores and ranks
+    assert files_digest(served.path) == before_files  # the old generation was never written
+
+    again = jobs.update(None, ix, merge=True)  # one segment and no change: nothing to do
+    assert again.outcome == "no-op" and again.generation == merged.name
+
+    write_lines(src / "2018" / "e.jsonl", lines[220:240])  # a change and a merge at once
+    report = jobs.update(None, ix, merge=True)
+    assert report.outcome == "published" and report.added == 20
+    assert jobs.segment_count(IndexLocation(ix).current().path) == 1
+    assert len(stored_docs(ix)) == len(before_docs) + 20
