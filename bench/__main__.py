@@ -68,6 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="skip the extra Dateline build with one in-process writer (DATELINE_INDEX_WORKERS=0)",
     )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="after each Dateline build, also time `indexer update --merge` (one segment) "
+        "and the queries again on the merged index",
+    )
     p.add_argument("--web-seconds", type=int, default=20)
     p.add_argument("--web-warmup", type=int, default=5)
     p.add_argument("--web-connections", type=int, default=8)
@@ -174,6 +180,8 @@ class Bench:
                     "dateline-build", {"sources": sources, "index_dir": str(index_dir)}
                 )
                 q, qu = self.child("dateline-query", {**common, "index_dir": str(index_dir)})
+                if self.args.merge:
+                    out[report.MERGED] = self.merged(index_dir, common, queries)
             else:
                 b, bu = self.child("fts5-build", {"sources": sources, "db_path": str(db)})
                 q, qu = self.child("fts5-query", {**common, "db_path": str(db)})
@@ -208,6 +216,26 @@ class Bench:
                 f"({b['indexed'] / b['wall_s']:,.0f} docs/s)",
                 flush=True,
             )
+        return out
+
+    def merged(self, index_dir: Path, common: dict[str, Any], queries: list[BenchQuery]
+               ) -> dict[str, Any]:
+        """`update --merge` on the built index, timed, then the same queries on it."""
+        m, mu = self.child("dateline-merge", {"index_dir": str(index_dir)})
+        q, qu = self.child("dateline-query", {**common, "index_dir": str(index_dir)})
+        out = {
+            "merge": report.merge_metrics(m, mu),
+            "query": report.query_metrics(q, qu, [bq.kind for bq in queries]),
+            "merge_child": mu,
+            "query_child": qu,
+        }
+        full = out["query"]["variants"]["full"]
+        print(
+            f"    {'merged':8} update --merge {m['wall_s']:7.1f} s "
+            f"({m['segments_before']} -> {m['segments_after']} segments), queries "
+            f"p50 {full['p50_ms']:.1f} ms, p95 {full['p95_ms']:.1f} ms, p99 {full['p99_ms']:.1f} ms",
+            flush=True,
+        )
         return out
 
     def profile(
@@ -375,8 +403,11 @@ def main(argv: list[str] | None = None) -> int:
             result["web"] = {"skipped": "--skip-web"}
         else:
             assert last_index is not None
+            served = "merged (--merge)" if args.merge else "as built"
             print(
-                f"  web: gunicorn + wrk against size {result['sizes'][-1]['label']} ...", flush=True
+                f"  web: gunicorn + wrk against size {result['sizes'][-1]['label']}, index "
+                f"{served} ...",
+                flush=True,
             )
             result["web"] = web_bench.run(
                 last_index,
@@ -391,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                 endpoints=[e for e in args.web_endpoints.split(",") if e],
                 log=log,
             )
+            result["web"]["index"] = served
         if args.profile:
             largest = sizes[-1]
             if largest is None:

@@ -12,6 +12,7 @@ MB = 2**20
 VARIANTS = ("full", "no_snippets", "no_facets", "bare")
 ENGINES = ("dateline", "fts5")
 SINGLE = "single"  # Dateline built with one in-process writer (builds only)
+MERGED = "merged"  # Dateline's index after `update --merge` (with --merge)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -70,6 +71,16 @@ def build_metrics(child: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any
             if k.endswith("_s") and k not in ("wall_s", "cpu_s")
         },
         "files": child.get("files"),
+    }
+
+
+def merge_metrics(child: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """`update --merge` figures: time, segments, index size, peak RSS of the job's tree."""
+    return {
+        **{k: child[k] for k in ("outcome", "wall_s", "cpu_s", "indexed", "segments_before",
+                                 "segments_after")},
+        "index_mb": child["index_bytes"] / MB,
+        "tree_rss_peak_mb": _peak(child, usage) / MB,
     }
 
 
@@ -158,6 +169,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         a, b = out["dateline"].get(p), out["fts5"].get(p)
         if a and b and b["median"]:
             out["ratio_dateline_to_fts5"][p] = a["median"] / b["median"]
+    merged = [r[MERGED] for r in runs if MERGED in r]
+    if merged:
+        paths = ["merge.wall_s", "merge.cpu_s", "merge.tree_rss_peak_mb", "merge.index_mb",
+                 *(p for p in SUMMARY_PATHS if p.startswith("query."))]
+        out[MERGED] = {p: spread(merged, p) for p in paths}
+        out["ratio_merged_to_fts5"] = {}
+        for p in paths:
+            a, b = out[MERGED].get(p), out["fts5"].get(p)
+            if a and b and b["median"]:
+                out["ratio_merged_to_fts5"][p] = a["median"] / b["median"]
     single = [r[SINGLE] for r in runs if SINGLE in r]
     if single:
         paths = [p for p in SUMMARY_PATHS if p.startswith("build.")]
@@ -237,6 +258,20 @@ def table(result: dict[str, Any]) -> str:
                 r = to_single.get(path)
                 line += f" {_cell(single[path], digits):>20} {(_fmt(r, 2) + 'x') if r else '-':>15}"
             lines.append(line.rstrip())
+        merged = s.get(MERGED)
+        if merged:
+            m = size["runs"][0][MERGED]["merge"]
+            lines.append(
+                f"  merged (`update --merge`, {m['segments_before']} -> {m['segments_after']} "
+                f"segments): {_cell(merged['merge.wall_s'], 1)} s, CPU "
+                f"{_cell(merged['merge.cpu_s'], 1)} s, peak RSS "
+                f"{_cell(merged['merge.tree_rss_peak_mb'], 0)} MB, index "
+                f"{_cell(merged['merge.index_mb'], 0)} MB"
+            )
+            for v in VARIANTS:
+                cells = [_cell(merged.get(f"query.variants.{v}.p{p}_ms"), 1)
+                         for p in ("50", "95", "99")]
+                lines.append(f"    merged query {v} p50 / p95 / p99, ms: {' / '.join(cells)}")
         chk = size["runs"][0].get("totals_check")
         if chk:
             lines.append(

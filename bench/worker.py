@@ -207,6 +207,28 @@ def dateline_build(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def dateline_merge(args: dict[str, Any]) -> dict[str, Any]:
+    """`indexer.jobs.update(None, index_dir, merge=True)` on the built index: one segment."""
+    import indexer.jobs as jobs
+    from search.index import IndexLocation
+
+    location = IndexLocation(args["index_dir"])
+    before = jobs.segment_count(location.current().path)
+    t0, c0 = clock(), cpu_time()
+    report = jobs.update(None, args["index_dir"], merge=True)
+    wall, cpu = clock() - t0, cpu_time() - c0
+    gen = location.current()
+    return {
+        "outcome": report.outcome,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "indexed": report.doc_count,
+        "segments_before": before,
+        "segments_after": jobs.segment_count(gen.path),
+        "index_bytes": dir_bytes(gen.path),
+    }
+
+
 def articles(sources: list[str], skipped: list[Any]) -> Iterator[Any]:
     """The indexer's article stream (walk, read, extract; first of a duplicate id wins)."""
     from indexer.changes import source_items
@@ -475,6 +497,7 @@ def fts5_query(args: dict[str, Any]) -> dict[str, Any]:
 
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "dateline-build": dateline_build,
+    "dateline-merge": dateline_merge,
     "fts5-build": fts5_build,
     "dateline-query": dateline_query,
     "fts5-query": fts5_query,

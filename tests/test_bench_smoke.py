@@ -33,6 +33,7 @@ def smoke(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             "-m",
             "bench",
             "--smoke",
+            "--merge",
             "--data",
             str(shared_data),
             "--out",
@@ -107,6 +108,20 @@ def test_single_writer_build_is_the_comparison_point(smoke: dict[str, Any]) -> N
     assert single["workers_peak_rss_mb"] == []  # DATELINE_INDEX_WORKERS=0: no workers
     ratios = smoke["sizes"][0]["summary"]["ratio_dateline_to_single"]
     assert ratios["build.docs_per_s"] > 0 and math.isfinite(ratios["build.docs_per_s"])
+
+
+def test_merged_index_is_timed_and_queried(smoke: dict[str, Any]) -> None:
+    merged = smoke["sizes"][0]["runs"][0]["merged"]
+    m = merged["merge"]
+    # 300 articles are written in-process, in one segment: the merge is then a no-op.
+    assert m["segments_after"] == 1 and m["outcome"] in ("published", "no-op")
+    assert m["indexed"] == smoke["sizes"][0]["runs"][0]["dateline"]["build"]["indexed"]
+    assert m["wall_s"] > 0 and m["tree_rss_peak_mb"] > 0 and m["index_mb"] > 0
+    assert merged["query"]["errors"] == 0
+    assert all(v["n"] == 20 for v in merged["query"]["variants"].values())
+    summary = smoke["sizes"][0]["summary"]
+    assert summary["merged"]["query.variants.full.p50_ms"]["median"] > 0
+    assert summary["ratio_merged_to_fts5"]["query.variants.full.p50_ms"] > 0
 
 
 def test_build_stages_are_timed_where_they_run(smoke: dict[str, Any]) -> None:
