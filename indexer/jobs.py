@@ -400,7 +400,9 @@ def _update(ctx: _Job, sources: list[str] | None, *, merge: bool = False) -> Job
     _check_sources(sources, old)
     scan_ns = time.time_ns()
     plan = scan(old, sources, scan_ns=scan_ns)
-    if plan.is_noop and not (merge and segment_count(base_path) > 1):
+    # Merging an index that is one segment already only helps when this update adds one.
+    remerge = merge and segment_count(base_path) > 1
+    if plan.is_noop and not remerge:
         return _noop(ctx, base, doc_count, old, plan, "nothing changed")
     name, path = location.new_generation_dir()
     tally = Tally()
@@ -419,7 +421,7 @@ def _update(ctx: _Job, sources: list[str] | None, *, merge: bool = False) -> Job
             writer.cancel()
             raise
         changed = tally.added or tally.updated or tally.deleted or catalog.files != old.files
-        if not changed and not merge:
+        if not changed and not remerge:
             # E.g. a gzip archive still being written: skipped, its old articles kept.
             writer.cancel()
             _discard(location, name)

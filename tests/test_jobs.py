@@ -313,6 +313,9 @@ def test_update_merge_makes_one_segment_and_finds_the_same(
 
     again = jobs.update(None, ix, merge=True)  # one segment and no change: nothing to do
     assert again.outcome == "no-op" and again.generation == merged.name
+    os.utime(src / "2017" / "a.jsonl", (time.time() + 5, time.time() + 5))
+    touched = jobs.update(None, ix, merge=True)  # read again, unchanged: still nothing
+    assert touched.outcome == "no-op" and touched.generation == merged.name
 
     write_lines(src / "2018" / "e.jsonl", lines[220:240])  # a change and a merge at once
     report = jobs.update(None, ix, merge=True)
