@@ -158,36 +158,34 @@ SUMMARY_PATHS = [
 ]
 
 
+def _ratios(ours: dict[str, Any], theirs: dict[str, Any], paths: list[str]) -> dict[str, float]:
+    """Median over median for each path both sides have (and the other's is non-zero)."""
+    out = {}
+    for p in paths:
+        a, b = ours.get(p), theirs.get(p)
+        if a and b and b["median"]:
+            out[p] = a["median"] / b["median"]
+    return out
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median and range across repeats of every headline figure, and Dateline/FTS5 ratios."""
     out: dict[str, Any] = {}
     for engine in ENGINES:
         per = [r[engine] for r in runs if engine in r]
         out[engine] = {p: spread(per, p) for p in SUMMARY_PATHS}
-    out["ratio_dateline_to_fts5"] = {}
-    for p in SUMMARY_PATHS:
-        a, b = out["dateline"].get(p), out["fts5"].get(p)
-        if a and b and b["median"]:
-            out["ratio_dateline_to_fts5"][p] = a["median"] / b["median"]
+    out["ratio_dateline_to_fts5"] = _ratios(out["dateline"], out["fts5"], SUMMARY_PATHS)
     merged = [r[MERGED] for r in runs if MERGED in r]
     if merged:
         paths = ["merge.wall_s", "merge.cpu_s", "merge.tree_rss_peak_mb", "merge.index_mb",
                  *(p for p in SUMMARY_PATHS if p.startswith("query."))]
         out[MERGED] = {p: spread(merged, p) for p in paths}
-        out["ratio_merged_to_fts5"] = {}
-        for p in paths:
-            a, b = out[MERGED].get(p), out["fts5"].get(p)
-            if a and b and b["median"]:
-                out["ratio_merged_to_fts5"][p] = a["median"] / b["median"]
+        out["ratio_merged_to_fts5"] = _ratios(out[MERGED], out["fts5"], paths)
     single = [r[SINGLE] for r in runs if SINGLE in r]
     if single:
         paths = [p for p in SUMMARY_PATHS if p.startswith("build.")]
         out[SINGLE] = {p: spread(single, p) for p in paths}
-        out["ratio_dateline_to_single"] = {}
-        for p in paths:
-            a, b = out["dateline"].get(p), out[SINGLE].get(p)
-            if a and b and b["median"]:
-                out["ratio_dateline_to_single"][p] = a["median"] / b["median"]
+        out["ratio_dateline_to_single"] = _ratios(out["dateline"], out[SINGLE], paths)
     return out
 
 
