@@ -250,8 +250,9 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
             if reader.has_deletions() else []
         for name in list(lengths):
             if name in reader.schema and reader.schema[name].scorable:
-                gone = sum(reader.doc_field_length(d, name) or 0 for d in deleted)
-                lengths[name] = before.get(name, 0) + max(0, reader.field_length(name) - gone)
+                total = reader.field_length(name)  # 0 for most language fields: no reads
+                gone = sum(reader.doc_field_length(d, name) or 0 for d in deleted) if total else 0
+                lengths[name] = before.get(name, 0) + max(0, total - gone)
 
     def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
         """Merging a segment in: its documents' lengths are in the columns, not `_lengths`
