@@ -133,20 +133,29 @@ def pieces(columns: dict[str, Column]) -> Iterator[bytes | memoryview]:
             or count["by_hash"] != rows or count["positional"] != rows \
             or count["weights"] != n or count["pos_starts"] != n + 1:
         raise ValueError("flat postings: starts, ids, weights and positions do not agree")
+    return array_pieces(MAGIC, columns, COLUMNS)
+
+
+def array_pieces(magic: bytes, columns: dict[str, Column], order: tuple[str, ...]
+                 ) -> Iterator[bytes | memoryview]:
+    """Yield a file of named arrays: `magic`, a uint32 header length, a JSON header
+    naming each array's (offset, dtype, count), then the arrays (8-byte aligned) in
+    `order`. Shared by every flat file of a segment (this one, search/lexicon.py)."""
+    count = {name: c.count for name, c in columns.items()}
     header: dict[str, Any] = {"version": 1, "arrays": {}}
     # Offsets depend on the header's length, which depends on the offsets: fix the
     # header's size first with placeholders as wide as any real offset.
-    for name in COLUMNS:
+    for name in order:
         header["arrays"][name] = [0, np.dtype(columns[name].dtype).str, count[name]]
-    size = len(json.dumps(header)) + 16 * len(COLUMNS)
-    pos = _aligned(len(MAGIC) + 4 + size)
-    for name in COLUMNS:
+    size = len(json.dumps(header)) + 16 * len(order)
+    pos = _aligned(len(magic) + 4 + size)
+    for name in order:
         header["arrays"][name][0] = pos
         pos = _aligned(pos + count[name] * np.dtype(columns[name].dtype).itemsize)
     text = json.dumps(header).encode("ascii").ljust(size)
-    written = len(MAGIC) + 4 + size
-    yield MAGIC + struct.pack("<I", size) + text
-    for name in COLUMNS:
+    written = len(magic) + 4 + size
+    yield magic + struct.pack("<I", size) + text
+    for name in order:
         column = columns[name]
         offset = header["arrays"][name][0]
         yield bytes(offset - written)
@@ -157,8 +166,24 @@ def pieces(columns: dict[str, Column]) -> Iterator[bytes | memoryview]:
             if len(out):
                 yield out.data.cast("B")
         if seen != column.count:
-            raise ValueError(f"flat postings: {name} has {seen} values, not {column.count}")
+            raise ValueError(f"flat file: {name} has {seen} values, not {column.count}")
         written = offset + seen * np.dtype(column.dtype).itemsize
+
+
+def read_header(view: memoryview, magic: bytes, order: tuple[str, ...],
+                what: str = "flat postings") -> dict[str, tuple[int, str, int]]:
+    """Return the (offset, dtype, count) of each array of an `array_pieces` file.
+
+    Raises ValueError when the file is not one, or holds other arrays than `order`.
+    """
+    if bytes(view[:len(magic)]) != magic:
+        raise ValueError(f"not a {what} file")
+    (size,) = struct.unpack_from("<I", view, len(magic))
+    header = json.loads(bytes(view[len(magic) + 4:len(magic) + 4 + size]))
+    arrays = {name: (int(o), str(d), int(c)) for name, (o, d, c) in header["arrays"].items()}
+    if set(arrays) != set(order):
+        raise ValueError(f"{what}: unknown layout")
+    return arrays
 
 
 def _as_ints(view: memoryview, offset: int, dtype: str, count: int) -> memoryview:
@@ -185,42 +210,24 @@ def _aligned(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-class FlatPostings:
-    """One segment's flat posting lists (module docstring), over a buffer it does not copy."""
+class KeyedRows:
+    """Rows found by term key: `keys`, `key_ends`, `hashes` and `by_hash` of a flat file
+    (`key_columns`), read in place."""
 
-    complete = True  # every term of the segment is here (a missing one is not in it)
-
-    def __init__(self, buf: Any) -> None:
-        view = memoryview(buf)
-        if bytes(view[:len(MAGIC)]) != MAGIC:
-            raise ValueError("not a flat postings file")
-        (size,) = struct.unpack_from("<I", view, len(MAGIC))
-        header = json.loads(bytes(view[len(MAGIC) + 4:len(MAGIC) + 4 + size]))
-        arrays = {name: np.frombuffer(view, dtype=np.dtype(dtype), count=count, offset=offset)
-                  for name, (offset, dtype, count) in header["arrays"].items()}
-        if set(arrays) != set(COLUMNS):
-            raise ValueError("flat postings: unknown layout")
+    def _read_keys(self, view: memoryview, arrays: dict[str, tuple[int, str, int]]) -> None:
         # Read one value at a time (a lookup), as memoryviews: bisect over one takes
         # ~0.6 us, where numpy's searchsorted copies the whole array first when it is
         # unaligned (the file sits anywhere inside the segment's compound file).
-        scalars = {name: _as_ints(view, *header["arrays"][name])
-                   for name in ("key_ends", "hashes", "by_hash", "starts")}
-        self._keys = view[header["arrays"]["keys"][0]:][:header["arrays"]["keys"][2]]
-        self._key_ends = scalars["key_ends"]
-        self._hashes = scalars["hashes"]
-        self._by_hash = scalars["by_hash"]
-        self._starts = scalars["starts"]
-        self._ids = arrays["ids"]
-        self._weights = arrays["weights"]
-        self._positional = arrays["positional"]
-        self._pos_starts = arrays["pos_starts"]
-        self._positions = arrays["positions"]
+        self._keys = view[arrays["keys"][0]:][:arrays["keys"][2]]
+        self._key_ends = _as_ints(view, *arrays["key_ends"])
+        self._hashes = _as_ints(view, *arrays["hashes"])
+        self._by_hash = _as_ints(view, *arrays["by_hash"])
 
     def __len__(self) -> int:
         return len(self._hashes)
 
     def row(self, field: str, tbytes: bytes) -> int | None:
-        """Return the term's row (None: the segment does not hold it)."""
+        """Return the term's row (None: the file does not hold it)."""
         key = key_of(field, tbytes)
         h = key_hash(key)
         hashes, ends = self._hashes, self._key_ends
@@ -231,6 +238,25 @@ class FlatPostings:
                 return r  # type: ignore[no-any-return]
             i += 1
         return None
+
+
+class FlatPostings(KeyedRows):
+    """One segment's flat posting lists (module docstring), over a buffer it does not copy."""
+
+    complete = True  # every term of the segment is here (a missing one is not in it)
+
+    def __init__(self, buf: Any) -> None:
+        view = memoryview(buf)
+        layout = read_header(view, MAGIC, COLUMNS)
+        arrays = {name: np.frombuffer(view, dtype=np.dtype(dtype), count=count, offset=offset)
+                  for name, (offset, dtype, count) in layout.items()}
+        self._read_keys(view, layout)
+        self._starts = _as_ints(view, *layout["starts"])
+        self._ids = arrays["ids"]
+        self._weights = arrays["weights"]
+        self._positional = arrays["positional"]
+        self._pos_starts = arrays["pos_starts"]
+        self._positions = arrays["positions"]
 
     def doc_frequency(self, field: str, tbytes: bytes) -> int | None:
         """Return how many of the segment's documents (deleted ones too) hold the term
