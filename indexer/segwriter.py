@@ -38,7 +38,7 @@ from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import PostingPool, SegmentWriter
 
-from search import flatpostings
+from search import analysis, flatpostings, lexicon
 
 TERM_BYTES = 160  # a new term: its dict entry, key tuple and term bytes
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
@@ -155,6 +155,11 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         # Per field: each document's length as the codec stores it (a byte), read back.
         self._lengths: dict[str, array[int]] = {}
         self._merged = False  # postings added from other segments (add_reader)
+        # The segment's written forms (search/lexicon.py): the words indexed here, per
+        # language, and the forms files of the segments merged in (None: one had none,
+        # so the merged segment gets none either).
+        self._words: analysis.Words = {}
+        self._merged_forms: list[lexicon.Lexicon] | None = []
 
     def _spill(self) -> None:
         """Hand the postings to Whoosh's own pool, which spills sorted runs to disk.
@@ -171,7 +176,15 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         self.pool = spilled
 
     def add_document(self, **fields: Any) -> None:
-        """`SegmentWriter.add_document` (no vectors, no spelling), postings into the pool."""
+        """`SegmentWriter.add_document` (no vectors, no spelling), postings into the pool,
+        the words of its text fields recorded for the segment's forms file."""
+        before = analysis.record_words(self._words)
+        try:
+            self._add_document(**fields)
+        finally:
+            analysis.record_words(before)
+
+    def _add_document(self, **fields: Any) -> None:
         if not isinstance(self.pool, TermPool):
             super().add_document(**fields)  # spilled: Whoosh's own pool from here on
             return
@@ -246,6 +259,11 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         lengths = self.perdocwriter._fieldlengths
         before = dict(lengths)
         super().add_reader(reader)
+        forms = lexicon.for_segment(reader)
+        if forms is None or self._merged_forms is None:
+            self._merged_forms = None
+        else:
+            self._merged_forms.append(forms)
         deleted = [d for d in range(reader.doc_count_all()) if reader.is_deleted(d)] \
             if reader.has_deletions() else []
         for name in list(lengths):
@@ -270,6 +288,23 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         lengths[local] = byte_to_length(length_to_byte(length))
 
     def _flush_segment(self) -> None:
+        self._flush_postings()
+        self._write_forms()
+
+    def _write_forms(self) -> None:
+        """Write the segment's forms file (search/lexicon.py): its own words' entries
+        merged with those of the segments merged in; none when one of those had none."""
+        sources = self._merged_forms
+        words, self._words = self._words, {}
+        if sources is None:
+            return
+        entries = lexicon.merge_entries(
+            [lexicon.entries_from_words(words), *(s.entries() for s in sources)])
+        with self.newsegment.create_file(self.storage, lexicon.EXT) as f:
+            for piece in lexicon.pieces(entries):
+                f.write(piece)
+
+    def _flush_postings(self) -> None:
         self.perdocwriter.close()
         pool = self.pool
         if self.docbase or self._merged or not isinstance(pool, TermPool):

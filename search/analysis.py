@@ -236,6 +236,26 @@ def index_memo(lang: str = GENERIC) -> dict[str, tuple[str, ...]]:
     return memo
 
 
+def index_variants(word: str, lang: str = GENERIC) -> tuple[str, ...]:
+    """Return `variants(word, lang)` uncached (a writer analysing a segment's words)."""
+    return _variants(word, lang, _term_uncached)
+
+
+# Where `index_positions` records the words it indexes with their terms, per language,
+# while a segment writer collects its segment's written forms (search/lexicon.py);
+# None: not recording.
+Words = dict[str, dict[str, tuple[str, ...]]]  # language -> word -> its terms
+_WORD_SINK: Words | None = None
+
+
+def record_words(sink: Words | None) -> Words | None:
+    """Make `index_positions` add every word it indexes, with its terms, to `sink[lang]`
+    (None: stop); return the sink in place before, to restore."""
+    global _WORD_SINK
+    before, _WORD_SINK = _WORD_SINK, sink
+    return before
+
+
 def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     """Return each index term of `text` with its word positions, as `make_analyzer` indexes it.
 
@@ -247,14 +267,22 @@ def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     memo = index_memo(lang)
     out: dict[str, list[int]] = {}
     pos = 0
+    # Recording (a segment writer's words): the segment's own word -> terms dict is the
+    # first memo, so each token still costs one lookup, and the worker's memo is only
+    # asked for words new to the segment.
+    sink = _WORD_SINK
+    local = memo if sink is None else sink.setdefault(lang, {})
     for word in tokens(text):
-        found = memo.get(word)
+        found = local.get(word)
         if found is None:
-            if len(memo) >= INDEX_MEMO_SIZE:
-                memo.clear()
-            # Not through `variants`/`term_for`: their caches would hold the same
-            # vocabulary a second and third time in every indexing process.
-            found = memo[word] = _variants(word, lang, _term_uncached)
+            found = memo.get(word)
+            if found is None:
+                if len(memo) >= INDEX_MEMO_SIZE:
+                    memo.clear()
+                # Not through `variants`/`term_for`: their caches would hold the same
+                # vocabulary a second and third time in every indexing process.
+                found = memo[word] = _variants(word, lang, _term_uncached)
+            local[word] = found
         if not found:
             continue
         for term in found:
