@@ -14,7 +14,17 @@ from whoosh import query as wq
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from search import cursor, docsets, limits, ranking, scores, spelling, termmemo, timeline
+from search import (
+    cursor,
+    docsets,
+    lexicon,
+    limits,
+    ranking,
+    scores,
+    spelling,
+    termmemo,
+    timeline,
+)
 from search.errors import ArticleNotFound, QueryError
 from search.explain import describe
 from search.facets import build_facet, count_column, count_terms
@@ -149,7 +159,8 @@ def _positive_terms(q: wq.Query, searcher: Searcher) -> frozenset[str]:
             walk(child)
 
     walk(q)
-    return Wanted(found, langs)
+    reader = searcher.reader()
+    return Wanted(found, langs, forms=lambda lang: lexicon.forms(reader, found, lang))
 
 
 def _base_docs(searcher: Searcher, q: wq.Query) -> Set[int]:

@@ -8,14 +8,21 @@ shown are the original words (not stems) and every other character is escaped.
 Words are analysed in the language of the text's fields (`lang`, from the hit's
 `analyzed_as`); without it, in each language the query was read in (`Wanted.languages`),
 a word being marked when any of those readings wants it.
+
+When the index knows each term's written forms (search/lexicon.py, given as
+`Wanted.forms`), a text is not tokenised at all: one Aho-Corasick automaton of the
+query's forms per language (pyahocorasick, C) finds them in one pass, each kept where
+it is a whole token. The spans are the same: a whole token equal to a form analyses
+to its term, and every word indexed under a wanted term is one of its forms.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
+import ahocorasick
 from markupsafe import Markup, escape
 
 from search.analysis import TOKEN_PATTERN, variants
@@ -38,16 +45,69 @@ _TOKEN_RE = re.compile(TOKEN_PATTERN)
 _TOKEN_CHAR_RE = re.compile(TOKEN_PATTERN.removesuffix("+"))  # one token character
 
 
+# Past this many terms (a wide prefix query's expansion), looking each one's forms up
+# costs more than tokenising the few texts shown.
+MAX_FORM_TERMS = 64
+
+Forms = Callable[[str], "Mapping[str, str] | None"]  # language -> {form: term}, or None
+
+
 class Wanted(frozenset[str]):
-    """The terms to mark, and the languages whose fields they were found in."""
+    """The terms to mark, the languages whose fields they were found in and, when the
+    index knows them, a way to their written forms (`forms(lang)`: form -> term, or
+    None: tokenise)."""
 
     languages: tuple[str, ...] = (GENERIC,)
+    forms: Forms | None = None
+    _finders: dict[str, Finder | None]
 
-    def __new__(cls, terms: Iterable[str] = (), languages: Iterable[str] = (GENERIC,)
-                ) -> Wanted:
+    def __new__(cls, terms: Iterable[str] = (), languages: Iterable[str] = (GENERIC,),
+                forms: Forms | None = None) -> Wanted:
         self = super().__new__(cls, terms)
         self.languages = tuple(dict.fromkeys(languages)) or (GENERIC,)
+        self.forms = forms if len(self) <= MAX_FORM_TERMS else None
+        self._finders = {}
         return self
+
+    def finder(self, lang: str) -> Finder | None:
+        """Return the automaton of this query's forms in `lang` (built once per query);
+        None: the forms are not known, tokenise."""
+        try:
+            return self._finders[lang]
+        except KeyError:
+            pass
+        known = self.forms(lang) if self.forms is not None else None
+        found = self._finders[lang] = None if known is None else Finder(known)
+        return found
+
+
+class Finder:
+    """The written forms of a query's terms in one language, found in a text in one pass."""
+
+    def __init__(self, forms: Mapping[str, str]) -> None:
+        self.automaton: ahocorasick.Automaton | None = None
+        if forms:
+            automaton = ahocorasick.Automaton()
+            for form, term in forms.items():
+                automaton.add_word(form, (len(form), term))
+            automaton.make_automaton()
+            self.automaton = automaton
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Return (start, end, term) of every whole token of `text` that is a form."""
+        if self.automaton is None:
+            return []
+        spans = []
+        inside, end_of_text = _TOKEN_CHAR_RE.match, len(text)
+        for last, (size, term) in self.automaton.iter(text):
+            end = last + 1
+            start = end - size
+            if (start == 0 or not inside(text, start - 1)) and (
+                end == end_of_text or not inside(text, end)
+            ):
+                spans.append((start, end, term))
+        spans.sort()
+        return spans
 
 
 def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
@@ -102,6 +162,10 @@ def match_spans(text: str, wanted: frozenset[str], lang: str | None = None
     """Return (start, end, term) of every token of `text` whose term is wanted."""
     if not wanted:
         return []
+    if lang and isinstance(wanted, Wanted):
+        finder = wanted.finder(lang)
+        if finder is not None:
+            return finder.spans(text)
     langs = (lang,) if lang else getattr(wanted, "languages", (GENERIC,))
     words = set(_TOKEN_RE.findall(text))
     found: dict[str, str] = {}
