@@ -285,6 +285,18 @@ def _hits(ix: Path, words: list[str]) -> dict[str, tuple[int, list[tuple[float, 
     return out
 
 
+def _forms(ix: Path, term: str) -> set[str] | None:
+    """The written forms of `term` (shared fields) in the served generation (None: some
+    segment has no forms file, search/lexicon.py)."""
+    from search import lexicon
+    from search.index import open_whoosh
+    from search.languages import GENERIC
+
+    with open_whoosh(IndexLocation(ix).current()).reader() as reader:
+        found = lexicon.forms(reader, {term}, GENERIC)
+    return None if found is None else set(found)
+
+
 def test_update_merge_makes_one_segment_and_finds_the_same(
     tmp_path: Path, lines: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,6 +312,8 @@ def test_update_merge_makes_one_segment_and_finds_the_same(
     words = ["said", "oil", "government", "prices", "minister", '"prime minister"']
     before_docs, before_hits = stored_docs(ix), _hits(ix, words)
     assert sum(total for total, _ in before_hits.values()) > 100
+    oil = _forms(ix, "oil")  # every worker's segment has its written forms
+    assert oil is not None and {"oil", "Oil"} <= oil
 
     r = CliRunner().invoke(cli, ["update", "--merge", "--index", str(ix)])
     assert r.exit_code == 0, r.output
@@ -310,6 +324,7 @@ def test_update_merge_makes_one_segment_and_finds_the_same(
     assert stored_docs(ix) == before_docs
     assert _hits(ix, words) == before_hits  # the same matches, scores and ranks
     assert files_digest(served.path) == before_files  # the old generation was never written
+    assert _forms(ix, "oil") == oil  # the merged segment has the union of its segments'
 
     again = jobs.update(None, ix, merge=True)  # one segment and no change: nothing to do
     assert again.outcome == "no-op" and again.generation == merged.name
@@ -322,3 +337,4 @@ def test_update_merge_makes_one_segment_and_finds_the_same(
     assert report.outcome == "published" and report.added == 20
     assert jobs.segment_count(IndexLocation(ix).current().path) == 1
     assert len(stored_docs(ix)) == len(before_docs) + 20
+    assert oil <= (_forms(ix, "oil") or set())
