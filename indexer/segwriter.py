@@ -259,7 +259,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         lengths = self.perdocwriter._fieldlengths
         before = dict(lengths)
         super().add_reader(reader)
-        forms = lexicon.for_segment(reader)
+        forms = lexicon.copied(reader)  # not a view: the reader's map can then close
         if forms is None or self._merged_forms is None:
             self._merged_forms = None
         else:

@@ -132,21 +132,37 @@ _OPENED: weakref.WeakKeyDictionary[Any, Lexicon | None] = weakref.WeakKeyDiction
 _LOCK = threading.Lock()
 
 
+def _open(leaf: Any, copy: bool) -> Lexicon | None:
+    segment = leaf.segment() if hasattr(leaf, "segment") else None
+    storage = getattr(leaf, "_storage", None)
+    if segment is None or storage is None:
+        return None
+    name = segment.make_filename(EXT)
+    if not storage.file_exists(name):
+        return None
+    buf = flatpostings._mapped(storage, name)
+    return Lexicon(bytes(buf) if copy else buf)
+
+
 def for_segment(leaf: Any) -> Lexicon | None:
-    """Return a segment reader's forms (None when its segment has none), opened once."""
+    """Return a segment reader's forms (None when its segment has none), opened once,
+    over the segment's map."""
     with _LOCK:
         if leaf in _OPENED:
             return _OPENED[leaf]
-    found = None
-    segment = leaf.segment() if hasattr(leaf, "segment") else None
-    storage = getattr(leaf, "_storage", None)
-    if segment is not None and storage is not None:
-        name = segment.make_filename(EXT)
-        if storage.file_exists(name):
-            found = Lexicon(flatpostings._mapped(storage, name))
+    found = _open(leaf, copy=False)
     with _LOCK:
         _OPENED[leaf] = found
     return found
+
+
+def copied(leaf: Any) -> Lexicon | None:
+    """Return a segment reader's forms over a copy of the file (None: it has none).
+
+    For a merge: a view into the segment's map would keep the map open after the reader
+    is closed, and with it every page of the segment the merge read (its postings).
+    """
+    return _open(leaf, copy=True)
 
 
 def forms(reader: IndexReader, terms: Iterable[str], lang: str) -> dict[str, str] | None:
