@@ -24,6 +24,8 @@ row's forms as UTF-8 joined by NUL in ``forms``, row ``r``'s ending at
 from __future__ import annotations
 
 import heapq
+import logging
+import struct
 import threading
 import weakref
 from array import array
@@ -36,6 +38,8 @@ from whoosh.reading import IndexReader
 
 from search import analysis, flatpostings
 from search.flatpostings import Column, KeyedRows, whole
+
+log = logging.getLogger(__name__)
 
 EXT = ".dlw"  # the file's extension inside a segment
 MAGIC = b"DLFORMS1\n"
@@ -141,7 +145,13 @@ def _open(leaf: Any, copy: bool) -> Lexicon | None:
     if not storage.file_exists(name):
         return None
     buf = flatpostings._mapped(storage, name)
-    return Lexicon(bytes(buf) if copy else buf)
+    try:
+        return Lexicon(bytes(buf) if copy else buf)
+    except (ValueError, KeyError, TypeError, struct.error):
+        # Unreadable (a damaged file): snippets tokenise, as without one; it only speeds them.
+        log.warning("forms file %s of segment %s unreadable; snippets will tokenise", name,
+                    segment.segment_id())
+        return None
 
 
 def for_segment(leaf: Any) -> Lexicon | None:

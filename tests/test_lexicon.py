@@ -176,3 +176,19 @@ def test_finder_marks_whole_tokens_at_code_point_offsets() -> None:
         ["Talks", "talks", "talks\u0301", "Talks"]
     assert Wanted({"talk"}, (GENERIC,), forms=lambda lang: {}).finder(GENERIC) is not None
     assert match_spans(text, Wanted({"talk"}, (GENERIC,), forms=lambda lang: {}), GENERIC) == []
+
+
+def test_a_damaged_forms_file_means_tokenising(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    ix = _build(tmp_path / "ix", TermPoolWriter, _articles(20))
+    from search import flatpostings
+
+    real = flatpostings._mapped
+    monkeypatch.setattr(flatpostings, "_mapped", lambda storage, name: b"DLFORMS1\n\xff\xff" if
+                        name.endswith(lexicon.EXT) else real(storage, name))
+    with ix.reader() as reader:
+        assert lexicon.forms(reader, {"negoti"}, GENERIC) is None
+    assert "unreadable" in caplog.text
+    monkeypatch.setattr(flatpostings, "_mapped", real)
+    with ix.reader() as reader:
+        assert "Negotiations" in (lexicon.forms(reader, {"negoti"}, GENERIC) or {})
