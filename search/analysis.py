@@ -243,16 +243,16 @@ def index_variants(word: str, lang: str = GENERIC) -> tuple[str, ...]:
 
 # Where `index_positions` records the words it indexes with their terms, per language,
 # while a segment writer collects its segment's written forms (search/lexicon.py);
-# None: not recording.
+# None: not recording. Per thread: a Dask worker writes shards on several threads.
 Words = dict[str, dict[str, tuple[str, ...]]]  # language -> word -> its terms
-_WORD_SINK: Words | None = None
+_RECORDING = threading.local()
 
 
 def record_words(sink: Words | None) -> Words | None:
-    """Make `index_positions` add every word it indexes, with its terms, to `sink[lang]`
-    (None: stop); return the sink in place before, to restore."""
-    global _WORD_SINK
-    before, _WORD_SINK = _WORD_SINK, sink
+    """Make `index_positions` on this thread add every word it indexes, with its terms,
+    to `sink[lang]` (None: stop); return the sink in place before, to restore."""
+    before: Words | None = getattr(_RECORDING, "sink", None)
+    _RECORDING.sink = sink
     return before
 
 
@@ -270,7 +270,7 @@ def index_positions(text: str, lang: str = GENERIC) -> dict[str, list[int]]:
     # Recording (a segment writer's words): the segment's own word -> terms dict is the
     # first memo, so each token still costs one lookup, and the worker's memo is only
     # asked for words new to the segment.
-    sink = _WORD_SINK
+    sink: Words | None = getattr(_RECORDING, "sink", None)
     local = memo if sink is None else sink.setdefault(lang, {})
     for word in tokens(text):
         found = local.get(word)

@@ -192,3 +192,30 @@ def test_a_damaged_forms_file_means_tokenising(
     monkeypatch.setattr(flatpostings, "_mapped", real)
     with ix.reader() as reader:
         assert "Negotiations" in (lexicon.forms(reader, {"negoti"}, GENERIC) or {})
+
+
+def test_each_thread_records_into_its_own_writers_words() -> None:
+    """Two writers on two threads (a Dask worker's shards) never record each other's."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    got: dict[str, analysis.Words] = {}
+
+    def write(name: str, text: str) -> None:
+        sink: analysis.Words = {}
+        before = analysis.record_words(sink)
+        barrier.wait()  # both are recording now
+        for _ in range(200):
+            analysis.index_positions(text, GENERIC)
+        analysis.record_words(before)
+        got[name] = sink
+
+    threads = [threading.Thread(target=write, args=("a", "Negotiations resumed in Geneva")),
+               threading.Thread(target=write, args=("b", "Oil prices fell sharply"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(got["a"][GENERIC]) == {"Negotiations", "resumed", "in", "Geneva"}
+    assert set(got["b"][GENERIC]) == {"Oil", "prices", "fell", "sharply"}
+    assert analysis.record_words(None) is None  # this thread was never recording
