@@ -18,7 +18,7 @@ Workers are started with `spawn`, not `fork`: a forked child would inherit the j
 lock's file descriptor and keep the lock held after a `kill -9` of the job (the next
 job would find it busy). They start when the writer opens, while the parent reads
 and extracts the first files (about a second of imports); a job smaller than
-`min_bytes` of input writes in-process instead. A worker dies with its parent (it is
+`min_bytes` of input writes in-process instead, with the same `TermPoolWriter`. A worker dies with its parent (it is
 never left behind by a killed job), and a crashed worker fails the job instead of
 losing documents.
 
@@ -95,10 +95,14 @@ class WriterOptions:
 
 
 def open_writer(ix: Index, options: WriterOptions, input_bytes: int | None = None) -> Any:
-    """Return a writer for `ix`: a `ParallelWriter`, or a plain one for no workers or little input."""
-    small = input_bytes is not None and input_bytes < options.min_bytes
-    if options.workers <= 0 or small:
+    """Return a writer for `ix`: a `ParallelWriter`; for little input, one in-process
+    `TermPoolWriter` (the same segments, flat postings and forms as the workers'); with
+    no workers, Whoosh's own writer (`DATELINE_INDEX_WORKERS=0`: the benchmark's single
+    writer)."""
+    if options.workers <= 0:
         return ix.writer(limitmb=options.limitmb)
+    if input_bytes is not None and input_bytes < options.min_bytes:
+        return TermPoolWriter(ix, limitmb=options.limitmb)
     return ParallelWriter(ix, options)
 
 
