@@ -336,6 +336,17 @@ def _mapped(storage: Any, name: str) -> Any:
         return f.read()
 
 
+def segment_file(leaf: Any, ext: str) -> Any:
+    """Return the bytes of a segment reader's file named `<segment id><ext>` (a view of
+    the compound file's map when there is one); None when the segment has no such file."""
+    segment = leaf.segment() if hasattr(leaf, "segment") else None
+    storage = getattr(leaf, "_storage", None)
+    if segment is None or storage is None:
+        return None
+    name = segment.make_filename(ext)
+    return _mapped(storage, name) if storage.file_exists(name) else None
+
+
 def for_segment(leaf: Any) -> FlatPostings:
     """Return a segment reader's flat postings (empty when its segment has none), opened once.
 
@@ -345,13 +356,8 @@ def for_segment(leaf: Any) -> FlatPostings:
         found = _OPENED.get(leaf)
     if found is not None:
         return found
-    found = ABSENT
-    segment = leaf.segment() if hasattr(leaf, "segment") else None
-    storage = getattr(leaf, "_storage", None)
-    if segment is not None and storage is not None:
-        name = segment.make_filename(EXT)
-        if storage.file_exists(name):
-            found = FlatPostings(_mapped(storage, name))
+    buf = segment_file(leaf, EXT)
+    found = ABSENT if buf is None else FlatPostings(buf)
     with _LOCK:
         _OPENED[leaf] = found
     return found

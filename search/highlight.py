@@ -98,16 +98,18 @@ class Finder:
         if self.automaton is None:
             return []
         spans = []
-        inside, end_of_text = _TOKEN_CHAR_RE.match, len(text)
         for last, (size, term) in self.automaton.iter(text):
-            end = last + 1
-            start = end - size
-            if (start == 0 or not inside(text, start - 1)) and (
-                end == end_of_text or not inside(text, end)
-            ):
-                spans.append((start, end, term))
+            if _whole_token(text, last + 1 - size, last + 1):
+                spans.append((last + 1 - size, last + 1, term))
         spans.sort()
         return spans
+
+
+def _whole_token(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a whole token as the tokenizer cuts it (no token
+    character just before or after)."""
+    return (start == 0 or not _TOKEN_CHAR_RE.match(text, start - 1)) and (
+        end == len(text) or not _TOKEN_CHAR_RE.match(text, end))
 
 
 def mark(text: str, spans: Iterable[tuple[int, int]]) -> Markup:
@@ -176,16 +178,12 @@ def match_spans(text: str, wanted: frozenset[str], lang: str | None = None
     # Each wanted word's occurrences, kept where they are a whole token (as the tokenizer
     # cut them): str.find is cheaper than compiling a pattern of this hit's words.
     spans = []
-    inside, end_of_text = _TOKEN_CHAR_RE.match, len(text)
     for word, term in found.items():
         size = len(word)
         start = text.find(word)
         while start != -1:
-            end = start + size
-            if (start == 0 or not inside(text, start - 1)) and (
-                end == end_of_text or not inside(text, end)
-            ):
-                spans.append((start, end, term))
+            if _whole_token(text, start, start + size):
+                spans.append((start, start + size, term))
             start = text.find(word, start + 1)
     spans.sort()
     return spans

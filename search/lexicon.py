@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 EXT = ".dlw"  # the file's extension inside a segment
 MAGIC = b"DLFORMS1\n"
 COLUMNS = ("keys", "key_ends", "hashes", "by_hash", "form_ends", "forms")
-SEPARATOR = b"\x00"  # never inside a word (search/analysis.py TOKEN_PATTERN)
+SEPARATOR_TEXT = "\x00"  # between a row's forms: never inside a word (TOKEN_PATTERN)
+SEPARATOR = SEPARATOR_TEXT.encode("ascii")
 
 Entry = tuple[tuple[str, bytes], bytes]  # ((language, term bytes), forms joined by NUL)
 
@@ -63,7 +64,7 @@ def entries_from_words(words: analysis.Words) -> list[Entry]:
                 else:
                     having.append(word)
         # Code point order is UTF-8 byte order: the keys come out sorted as bytes.
-        out.extend(((lang, term.encode("utf-8")), "\x00".join(by_term[term]).encode("utf-8"))
+        out.extend(((lang, term.encode("utf-8")), SEPARATOR_TEXT.join(by_term[term]).encode("utf-8"))
                    for term in sorted(by_term))
     return out
 
@@ -121,7 +122,7 @@ class Lexicon(KeyedRows):
         r = self.row(lang, term.encode("utf-8"))
         if r is None:
             return []
-        return self._blob(r).decode("utf-8").split("\x00")
+        return self._blob(r).decode("utf-8").split(SEPARATOR_TEXT)
 
     def entries(self) -> Iterator[Entry]:
         """Yield every entry, sorted by key (a merge reads its segments' this way)."""
@@ -137,20 +138,15 @@ _LOCK = threading.Lock()
 
 
 def _open(leaf: Any, copy: bool) -> Lexicon | None:
-    segment = leaf.segment() if hasattr(leaf, "segment") else None
-    storage = getattr(leaf, "_storage", None)
-    if segment is None or storage is None:
+    buf = flatpostings.segment_file(leaf, EXT)
+    if buf is None:
         return None
-    name = segment.make_filename(EXT)
-    if not storage.file_exists(name):
-        return None
-    buf = flatpostings._mapped(storage, name)
     try:
         return Lexicon(bytes(buf) if copy else buf)
     except (ValueError, KeyError, TypeError, struct.error):
         # Unreadable (a damaged file): snippets tokenise, as without one; it only speeds them.
-        log.warning("forms file %s of segment %s unreadable; snippets will tokenise", name,
-                    segment.segment_id())
+        log.warning("forms file %s unreadable; snippets will tokenise",
+                    leaf.segment().make_filename(EXT))
         return None
 
 
