@@ -14,14 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from whoosh.writing import IndexWriter
 
+from indexer import extractpool
 from indexer.catalog import Catalog, FileRecord, article_digest
-from indexer.extract import ExtractionError, Skipped, detect_kind, extract, extract_lines
+from indexer.extract import Skipped, detect_kind
+from indexer.extractpool import ExtractAhead, Extracted, guarded, planned, source_items
 from indexer.sources import LineSource, SourceFile, file_sha1, iter_paths, open_source
 from search.fingerprint import Fingerprint, fingerprint
 from search.models import Article
@@ -109,11 +112,9 @@ def full_scan(sources: list[str]) -> Scan:
     return Scan(order, {str(p) for p in order}, {}, [])
 
 
-def source_items(src: SourceFile | LineSource) -> Iterator[Article | Skipped]:
-    """Extract one opened file: its bytes, or its lines when it is streamed."""
-    if isinstance(src, LineSource):
-        return extract_lines(src.path, src.lines())
-    return extract(src.path, src.data, src.kind)
+def _crashed(path: str, tb: str) -> None:
+    """Log an extractor bug (the file is skipped): the one place one is reported."""
+    log.error("extractor failed on %s\n%s", path, tb.rstrip())
 
 
 class Applier:
@@ -129,8 +130,13 @@ class Applier:
         *,
         scan_ns: int,
         stories: StoryIndex | None = None,
+        extract_ahead: bool = False,
     ) -> None:
         self.old = old
+        # Changed page files extracted ahead of the walk in other processes, when a job
+        # has enough of them (indexer/extractpool.py).
+        self.extract_ahead = extract_ahead
+        self.ahead: ExtractAhead | None = None
         self.stories = stories  # kept in step with every document written or deleted
         self.old_owner = old.owners()
         self.writer = writer
@@ -148,6 +154,17 @@ class Applier:
 
     def run(self, plan: Scan, sources: list[str]) -> Catalog:
         """Apply `plan`; return the catalog of the result."""
+        pages, with_records = planned(plan.order, plan.changed)
+        n = extractpool.processes(len(pages), with_records) if self.extract_ahead else 0
+        if n == 0:
+            return self._run(plan, sources)
+        with ExtractAhead(pages, n) as self.ahead:
+            try:
+                return self._run(plan, sources)
+            finally:
+                self.ahead = None
+
+    def _run(self, plan: Scan, sources: list[str]) -> Catalog:
         files: dict[str, FileRecord] = {}
         for path in plan.order:
             key = str(path)
@@ -179,7 +196,10 @@ class Applier:
         except OSError as e:
             self._skip(Skipped(str(path), f"cannot read: {e.strerror or e}"))
             return None
-        src = open_source(path)
+        got = self.ahead.take(str(path)) if self.ahead is not None else None
+        src = open_source(path) if got is None else got
+        if isinstance(src, Extracted) and src.sha1 is None:
+            src = cast(Skipped, src.items[0])  # it could not be opened
         if isinstance(src, Skipped):
             self._skip(src)
             if detect_kind(path.name) is None or str(path) in self.old.files:
@@ -202,18 +222,19 @@ class Applier:
         skipped = [(s.path, s.reason) for s in self.tally.skipped[skips_before:]]
         return FileRecord.of(st, src.sha1, articles, skipped, scan_ns=self.scan_ns)
 
-    def _extract(self, src: SourceFile | LineSource) -> Iterator[Article]:
-        try:
-            for item in source_items(src):
-                if isinstance(item, Skipped):
-                    self._skip(item)
-                else:
-                    yield item
-        except ExtractionError as e:
-            self._skip(Skipped(src.path, e.reason))
-        except Exception as e:  # the one place a bad file is reported and skipped
-            log.exception("extractor failed on %s", src.path)
-            self._skip(Skipped(src.path, f"extractor error: {type(e).__name__}: {e}"))
+    def _extract(self, src: SourceFile | LineSource | Extracted) -> Iterator[Article]:
+        """The articles of one file, extracted here or by the pool; its skips reported."""
+        if isinstance(src, Extracted):
+            for tb in src.crashes:
+                _crashed(src.path, tb)
+            items: Iterable[Article | Skipped] = src.items
+        else:
+            items = guarded(src.path, source_items(src), _crashed)
+        for item in items:
+            if isinstance(item, Skipped):
+                self._skip(item)
+            else:
+                yield item
 
     def _keep(self, key: str, rec: FileRecord) -> None:
         for aid, digest in rec.articles.items():

@@ -211,7 +211,7 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
         writer = open_writer(ix, options, input_size(plan.order))
         applier = Applier(
             Catalog(sources), writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns,
-            stories=StoryIndex(STORY_PARAMS),
+            stories=StoryIndex(STORY_PARAMS), extract_ahead=True,
         )
         try:
             catalog = applier.run(plan, sources)
@@ -413,7 +413,8 @@ def _update(ctx: _Job, sources: list[str] | None, *, merge: bool = False) -> Job
         stories = _load_stories(base_path)
         writer = TermPoolWriter(ix, limitmb=WRITER_LIMIT_MB)
         applier = Applier(
-            old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns, stories=stories
+            old, writer, tally, ctx.progress, ctx.pause, scan_ns=scan_ns, stories=stories,
+            extract_ahead=True,
         )
         try:
             catalog = applier.run(plan, sources)
