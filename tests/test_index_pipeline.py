@@ -144,6 +144,20 @@ def test_a_failing_worker_fails_the_write(tmp_path: Path) -> None:
     assert whoosh_index.open_dir(str(tmp_path)).doc_count() == 0
 
 
+def test_workers_run_below_the_job(tmp_path: Path) -> None:
+    ix = whoosh_index.create_in(str(tmp_path), build_schema())
+    writer = ParallelWriter(ix, WriterOptions(workers=1, nice=5))
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        pid = writer._procs[0].pid
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and os.getpriority(os.PRIO_PROCESS, pid) == mine:
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + 5)
+    finally:
+        writer.cancel()
+
+
 def test_small_inputs_write_in_process(tmp_path: Path) -> None:
     ix = whoosh_index.create_in(str(tmp_path), build_schema())
     writer = open_writer(ix, WriterOptions(workers=2), input_bytes=1000)
