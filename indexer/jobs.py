@@ -342,7 +342,7 @@ def update(
     build leaves several segments (each index worker writes its own); every query
     looks each of its words up in each, so one segment answers faster (at 57k articles,
     6 -> 1 segment: p95 7.8 -> 7.2 ms, p99 11.8 -> 10.1 ms in the benchmark), but
-    merging rewrites every posting and holds them all in memory (~2.4 min and a 1.15 GB
+    merging rewrites every posting and holds them all in memory (~2.4 min and a 1.19 GB
     peak there), so it is asked for, off-peak, not done by every update.
     """
     srcs = _absolute(sources) if sources else None
