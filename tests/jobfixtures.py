@@ -6,7 +6,12 @@ import datetime as dt
 import gzip
 import itertools
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +125,29 @@ def stored_docs(index_dir: Path) -> dict[str, dict[str, Any]]:
             docs[fields["id"]] = fields
         assert s.doc_count() == len(docs) == gen.doc_count
     return docs
+
+
+def children_die_with_killed_job(script: str, *args: str, cwd: Path, expect: int) -> None:
+    """Run `script` (which prints its child processes' pids on one line, then waits),
+    kill -9 it, and assert that its `expect` children are gone within 10 s."""
+    job = subprocess.Popen(
+        [sys.executable, "-c", script, *args], cwd=cwd, stdout=subprocess.PIPE, text=True
+    )
+    assert job.stdout is not None
+    with job.stdout:
+        pids = [int(p) for p in job.stdout.readline().split()]
+    assert len(pids) == expect
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

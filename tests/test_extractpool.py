@@ -6,9 +6,6 @@ import gzip
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -21,7 +18,7 @@ from indexer import changes, extractpool, jobs
 from indexer.extractpool import ExtractAhead, Extracted, extract_file
 from search.index import IndexLocation
 from tests.extractfaults import crash_on_marker, die_on_marker
-from tests.jobfixtures import collection_lines
+from tests.jobfixtures import children_die_with_killed_job, collection_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,28 +161,7 @@ def test_extraction_processes_die_with_a_killed_job(tmp_path: Path, shared_data:
         "print(' '.join(str(p) for p in a._pool._processes), flush=True)\n"
         "time.sleep(60)\n"
     )
-    job = subprocess.Popen(
-        [sys.executable, "-c", script, *map(str, pages)], cwd=ROOT, stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert job.stdout is not None
-    with job.stdout:
-        pids = [int(p) for p in job.stdout.readline().split()]
-    assert len(pids) == 2
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    assert not any(_alive(p) for p in pids)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    children_die_with_killed_job(script, *map(str, pages), cwd=ROOT, expect=2)
 
 
 def test_how_many_processes_extract(monkeypatch: pytest.MonkeyPatch) -> None:

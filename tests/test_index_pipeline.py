@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from search import arabic
 from search.analysis import _TOKEN_RE, index_positions, make_analyzer
 from search.index import IndexLocation
 from search.schema import AnalyzedText, build_schema
-from tests.jobfixtures import collection_lines
+from tests.jobfixtures import children_die_with_killed_job, collection_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -176,24 +173,6 @@ def test_workers_die_with_a_killed_job(tmp_path: Path) -> None:
         "print(' '.join(str(p.pid) for p in w._procs), flush=True)\n"
         "time.sleep(60)\n"
     )
-    job = subprocess.Popen(
-        [sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    assert job.stdout is not None
-    with job.stdout:
-        pids = [int(p) for p in job.stdout.readline().split()]
-    assert len(pids) == 2
-    os.kill(job.pid, signal.SIGKILL)
-    job.wait()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    assert not any(_alive(p) for p in pids)
+    children_die_with_killed_job(script, str(tmp_path), cwd=ROOT, expect=2)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
