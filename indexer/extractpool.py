@@ -24,11 +24,12 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -113,6 +114,8 @@ class Extracted:
     sha1: str | None  # None: it could not be opened; `items` holds the one skip why
     items: tuple[Article | Skipped, ...]
     crashes: tuple[str, ...] = ()  # tracebacks of extractor bugs, logged by the job
+    # Spent opening and extracting it (benchmarks count it as extraction); not compared.
+    seconds: float = field(default=0.0, compare=False)
 
     @property
     def size(self) -> int:
@@ -126,12 +129,13 @@ class Extracted:
 
 def extract_file(path: str) -> Extracted:
     """Open and extract one file (what a pool process runs)."""
+    started = time.perf_counter()
     src = open_source(Path(path))
     if isinstance(src, Skipped):
-        return Extracted(path, None, (src,))
+        return Extracted(path, None, (src,), seconds=time.perf_counter() - started)
     crashes: list[str] = []
     items = tuple(guarded(src.path, source_items(src), lambda _p, tb: crashes.append(tb)))
-    return Extracted(path, src.sha1, items, tuple(crashes))
+    return Extracted(path, src.sha1, items, tuple(crashes), time.perf_counter() - started)
 
 
 def planned(order: Sequence[Path], changed: set[str]) -> tuple[list[str], bool]:
