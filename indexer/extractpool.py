@@ -76,7 +76,8 @@ def processes(pages: int, with_records: bool) -> int:
 
 def _start(parent: int) -> None:
     """A pool process's first step: die with the job, even one killed while this started."""
-    if not _die_with_parent(parent):
+    _die_with_parent()
+    if os.getppid() != parent:
         os._exit(0)
 
 
