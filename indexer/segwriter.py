@@ -27,6 +27,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate, count, islice, repeat
 from operator import sub
 from pickle import dumps, loads
 from struct import Struct
@@ -67,10 +68,17 @@ class TermPool:
 
     Has the part of `PostingPool`'s face a `SegmentWriter` uses (`add`,
     `iter_postings`, `cleanup`, `currentsize`, `fieldnames`).
+
+    Terms are numbered per field, keyed by their text (`str`) from the writer's text
+    fast path and by their bytes otherwise: a document's postings are numbered in one
+    `map(dict.setdefault, ...)` and no term is encoded more than once. Numbers come
+    from one counter that advances for every posting (so they are not dense); a term
+    that arrived both ways gets one rank when sorted.
     """
 
     def __init__(self) -> None:
-        self.term_numbers: dict[tuple[str, bytes], int] = {}
+        self.term_numbers: dict[str, dict[str | bytes, int]] = {}  # field -> term -> number
+        self.counter = count()
         self.terms = array("I")  # per posting: its term's number
         self.ids = array("I")
         self.weights = array("f")
@@ -78,35 +86,63 @@ class TermPool:
         self.ends = array("I")  # per posting: where its value bytes end
         self.fieldnames: set[str] = set()
 
+    def field_numbers(self, fieldname: str) -> dict[str | bytes, int]:
+        """Return the field's term -> number dict (made on first use)."""
+        numbers = self.term_numbers.get(fieldname)
+        if numbers is None:
+            numbers = self.term_numbers[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        return numbers
+
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         """Add one posting (the generic path: merges, and anything not via add_document)."""
         fieldname, tbytes, docnum, weight, vbytes = item
-        key = (fieldname, tbytes)
-        number = self.term_numbers.get(key)
-        if number is None:
-            number = self.term_numbers[key] = len(self.term_numbers)
-            self.fieldnames.add(fieldname)
-        self.terms.append(number)
+        self.terms.append(self.field_numbers(fieldname).setdefault(tbytes, next(self.counter)))
         self.ids.append(docnum)
         self.weights.append(weight)
         if vbytes:
             self.values += vbytes
         self.ends.append(len(self.values))
 
+    def add_text(self, fieldname: str, docnum: int, terms: list[str],
+                 weights: list[float] | list[int], found: list[bytes] | None) -> None:
+        """Add one document's postings in a field: its terms (text, not bytes), their
+        weights and value bytes (None: the format stores none), in one go."""
+        numbers = self.field_numbers(fieldname)
+        self.terms.extend(map(numbers.setdefault, terms, self.counter))
+        self.ids.extend(repeat(docnum, len(terms)))
+        self.weights.extend(weights)
+        values = self.values
+        if found is None:
+            self.ends.extend(repeat(len(values), len(terms)))
+        else:
+            self.ends.extend(islice(accumulate(map(len, found), initial=len(values)), 1, None))
+            values += b"".join(found)
+
     @property
     def currentsize(self) -> int:
         """The pool's size in bytes, near enough (what `segment_mb` limits)."""
         return (POSTING_BYTES * len(self.ids) + len(self.values)
-                + TERM_BYTES * len(self.term_numbers))
+                + TERM_BYTES * sum(map(len, self.term_numbers.values())))
 
     def take_sorted(self) -> Sorted:
         """Return the postings in the codec's order (field, term bytes, document) and empty
         the pool, freeing each of its arrays once its sorted copy is made (a segment's
         peak memory is the pool plus about half again, not twice the pool)."""
-        keys = sorted(self.term_numbers)
-        rank = np.empty(len(keys), dtype=np.uint32)
-        rank[[self.term_numbers[k] for k in keys]] = np.arange(len(keys), dtype=np.uint32)
-        self.term_numbers = {}
+        found = sorted(
+            (field, term.encode("utf-8") if isinstance(term, str) else term, number)
+            for field, numbers in self.term_numbers.items() for term, number in numbers.items())
+        keys: list[tuple[str, bytes]] = []
+        ranks_of: list[int] = []
+        for field, tbytes, _number in found:
+            if not keys or keys[-1] != (field, tbytes):  # else: the same term both ways
+                keys.append((field, tbytes))
+            ranks_of.append(len(keys) - 1)
+        rank = np.zeros(next(self.counter), dtype=np.uint32)
+        rank[np.fromiter((number for _f, _t, number in found), dtype=np.int64,
+                         count=len(found))] = ranks_of
+        del found, ranks_of
+        self.term_numbers, self.counter = {}, count()
         ranks = rank[np.frombuffer(self.terms, dtype=np.uint32)]
         self.terms = array("I")
         # By term, then document; lexsort is stable, so a document's postings keep arrival order.
@@ -198,7 +234,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         docnum = self.docnum
         pool = self.pool
-        numbers = pool.term_numbers
+        counter = pool.counter
         add_term, add_id = pool.terms.append, pool.ids.append
         add_weight, add_end = pool.weights.append, pool.ends.append
         values = pool.values
@@ -217,19 +253,24 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                 length = 0
                 if field.indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
-                    for tbytes, freq, weight, vbytes in field.index(value):
-                        key = (fieldname, tbytes)
-                        number = numbers.get(key)
-                        if number is None:
-                            number = numbers[key] = len(numbers)
-                        add_term(number)
-                        add_id(docnum)
-                        add_weight(weight * fieldboost)
-                        if vbytes:
-                            values += vbytes
-                        add_end(len(values))
-                        length += freq
-                    pool.fieldnames.add(fieldname)
+                    text = getattr(field, "pool_postings", None)
+                    got = text(value) if text is not None else None
+                    if got is not None:  # the text fast path: whole lists
+                        terms, freqs, found = got
+                        boost = field.format.field_boost
+                        pool.add_text(fieldname, docnum, terms, freqs if boost * fieldboost == 1.0
+                                      else [f * boost * fieldboost for f in freqs], found)
+                        length = sum(freqs)
+                    else:
+                        numbers = pool.field_numbers(fieldname)
+                        for tbytes, freq, weight, vbytes in field.index(value):
+                            add_term(numbers.setdefault(tbytes, next(counter)))
+                            add_id(docnum)
+                            add_weight(weight * fieldboost)
+                            if vbytes:
+                                values += vbytes
+                            add_end(len(values))
+                            length += freq
                     if not field.scorable:
                         length = 0
                     elif length:

@@ -311,6 +311,12 @@ def exact_form(word: str) -> str | None:
     RESULTS.md). The rule depends on the form alone, the same for every language
     (the fields are shared), so index and query always agree.
     """
+    return _exact_form(word, None)
+
+
+def _exact_form(word: str, stems: dict[str, tuple[str, ...]] | None) -> str | None:
+    """`exact_form`, uncached; `stems` (the shared fields' index memo) may already hold
+    a Latin word's stem: the body's analysis has just stemmed it."""
     if script(word) == ARABIC:
         w = arabic.normalize(word)
         if not w.isalpha() or w in arabic.STOP_WORDS:
@@ -319,6 +325,11 @@ def exact_form(word: str) -> str | None:
         w = fold(word)
         if not w.isalpha() or w in ENGLISH or (script(w) == CYRILLIC and w in _STOP["ru"]):
             return None
+        if stems is not None and script(w) == LATIN:
+            # `_generic` folds first, so a Latin word and its folded form stem alike.
+            known = stems.get(word)
+            if known is not None:
+                return None if not known or known[0] == w else w
     stem = _generic(w)  # uncached: indexing calls this once per distinct word already
     return None if stem is None or stem == w else w
 
@@ -330,13 +341,14 @@ _EXACT_MEMO: dict[str, str | None] = {}
 def index_exact(text: str) -> set[str]:
     """Return the exact-form terms of `text`, as `make_exact_analyzer` indexes them."""
     memo = _EXACT_MEMO
+    stems = index_memo(GENERIC)
     out: set[str] = set()
     for word in set(tokens(text)):  # each distinct word once: bodies repeat theirs
         found = memo.get(word, _UNSEEN)
         if found is _UNSEEN:
             if len(memo) >= INDEX_MEMO_SIZE:
                 memo.clear()
-            found = memo[word] = exact_form.__wrapped__(word)
+            found = memo[word] = _exact_form(word, stems)
         if found is not None:
             out.add(found)  # type: ignore[arg-type]
     return out

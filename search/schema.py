@@ -84,12 +84,21 @@ AUTHOR_SEPARATOR = "\n"
 
 def _encode_positions(where: list[int]) -> bytes:
     """`Positions.encode`, byte for byte, without its per-position Python loop."""
-    if len(where) == 1:
-        return _ONE + dumps(where, 2)  # one position: its delta from 0 is itself
+    if len(where) == 1:  # most postings: one position, whose delta from 0 is itself
+        p = where[0]
+        return _ONE_AT[p] if p < _ONE_AT_LIMIT else _ONE + dumps(where, 2)
     return pack_uint(len(where)) + dumps([where[0], *map(sub, where[1:], where)], 2)
 
 
 _ONE = pack_uint(1)
+# One position's encoding for the first positions of a text (~0.5 MB): a list lookup
+# instead of a pickle for most of a body's postings.
+_ONE_AT_LIMIT = 1 << 13
+_ONE_AT = [_ONE + dumps([p], 2) for p in range(_ONE_AT_LIMIT)]
+
+# What `pool_postings` returns: a text's terms, each one's frequency, and each one's
+# value bytes (None: the format stores none).
+TextPostings = tuple[list[str], list[int], list[bytes] | None]
 
 
 class AnalyzedText(TEXT):
@@ -105,15 +114,26 @@ class AnalyzedText(TEXT):
         self.lang = lang
 
     def index(self, value: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
+        got = self.pool_postings(value)
+        if got is None:
             return super().index(value, **kwargs)
+        boost = cast(Positions, self.format).field_boost
+        terms, freqs, values = got
+        assert values is not None
+        return [(term.encode("utf-8"), freq, float(freq) * boost, value)
+                for term, freq, value in zip(terms, freqs, values, strict=True)]
+
+    def pool_postings(self, value: Any) -> TextPostings | None:
+        """`index` as whole lists, terms unencoded: a segment writer's fast path
+        (indexer/segwriter.py), which numbers each distinct term once, not each posting.
+        Weights are the frequencies times the format's `field_boost`. None: not text."""
+        if not isinstance(value, str):
+            return None
         fmt = cast(Positions, self.format)  # phrase=True: positions in every posting
         encode = _encode_positions if type(fmt) is Positions else fmt.encode
-        boost = fmt.field_boost
-        return [
-            (term.encode("utf-8"), len(where), float(len(where)) * boost, encode(where))
-            for term, where in index_positions(value, self.lang).items()
-        ]
+        found = index_positions(value, self.lang)
+        wheres = list(found.values())
+        return list(found), list(map(len, wheres)), list(map(encode, wheres))
 
 
 class ExactText(TEXT):
@@ -140,6 +160,13 @@ class ExactText(TEXT):
             return super().index(value, **kwargs)
         boost = cast(Existence, self.format).field_boost
         return [(term.encode("utf-8"), 1, boost, b"") for term in index_exact(value)]
+
+    def pool_postings(self, value: Any) -> TextPostings | None:
+        """`index` as whole lists (see `AnalyzedText.pool_postings`): presence only."""
+        if not isinstance(value, str):
+            return None
+        terms = list(index_exact(value))
+        return terms, [1] * len(terms), None
 
 
 def build_schema() -> Schema:

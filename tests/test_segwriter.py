@@ -139,6 +139,23 @@ def test_pool_orders_postings_as_whoosh_does(tmp_path: Path) -> None:
     assert pool.currentsize == 0 and not list(pool.iter_postings())  # taken out of the pool
 
 
+def test_a_term_added_as_text_and_as_bytes_is_one_term() -> None:
+    """The writer's text fast path numbers terms by their text, merges by their bytes:
+    the same term arriving both ways must still be one term, its postings in order."""
+    pool = TermPool()
+    pool.add_text("body", 4, ["gaza", "talks", "é"], [2, 1, 1], [b"pp", b"", b"q"])
+    pool.add(("body", b"gaza", 1, 1.5, b"r"))
+    pool.add_text("title", 2, ["talks"], [1.0], None)
+    pool.add(("body", "é".encode(), 9, 1.0, b"s"))
+    got = [(f, t, d, w, v or None) for f, t, d, w, v in pool.iter_postings()]
+    assert got == [
+        ("body", b"gaza", 1, 1.5, b"r"), ("body", b"gaza", 4, 2.0, b"pp"),
+        ("body", b"talks", 4, 1.0, None),
+        ("body", "é".encode(), 4, 1.0, b"q"), ("body", "é".encode(), 9, 1.0, b"s"),
+        ("title", b"talks", 2, 1.0, None),
+    ]
+
+
 def test_refuses_a_schema_it_does_not_write(tmp_path: Path) -> None:
     from whoosh.fields import TEXT, Schema
 
