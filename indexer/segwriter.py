@@ -85,13 +85,17 @@ class TermPool:
         self.values = bytearray()  # the postings' value bytes, one after another
         self.ends = array("I")  # per posting: where its value bytes end
         self.fieldnames: set[str] = set()
+        self.text_fields: set[str] = set()  # fields with terms keyed by text
+        self.byte_fields: set[str] = set()  # ... and by bytes
 
-    def field_numbers(self, fieldname: str) -> dict[str | bytes, int]:
-        """Return the field's term -> number dict (made on first use)."""
+    def field_numbers(self, fieldname: str, text: bool = False) -> dict[str | bytes, int]:
+        """Return the field's term -> number dict (made on first use), to be keyed by
+        text (`str`) or bytes."""
         numbers = self.term_numbers.get(fieldname)
         if numbers is None:
             numbers = self.term_numbers[fieldname] = {}
             self.fieldnames.add(fieldname)
+        (self.text_fields if text else self.byte_fields).add(fieldname)
         return numbers
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
@@ -108,7 +112,7 @@ class TermPool:
                  weights: list[float] | list[int], found: list[bytes] | None) -> None:
         """Add one document's postings in a field: its terms (text, not bytes), their
         weights and value bytes (None: the format stores none), in one go."""
-        numbers = self.field_numbers(fieldname)
+        numbers = self.field_numbers(fieldname, text=True)
         self.terms.extend(map(numbers.setdefault, terms, self.counter))
         self.ids.extend(repeat(docnum, len(terms)))
         self.weights.extend(weights)
@@ -125,24 +129,39 @@ class TermPool:
         return (POSTING_BYTES * len(self.ids) + len(self.values)
                 + TERM_BYTES * sum(map(len, self.term_numbers.values())))
 
+    @staticmethod
+    def _rank_mixed(field: str, numbers: dict[str | bytes, int], keys: list[tuple[str, bytes]],
+                    rank: np.ndarray) -> None:
+        """Rank a field whose terms came both as text and as bytes: a term that came
+        both ways has two numbers and gets one rank."""
+        found = sorted((term.encode("utf-8") if isinstance(term, str) else term, number)
+                       for term, number in numbers.items())
+        for tbytes, number in found:
+            if not keys or keys[-1] != (field, tbytes):
+                keys.append((field, tbytes))
+            rank[number] = len(keys) - 1
+
     def take_sorted(self) -> Sorted:
         """Return the postings in the codec's order (field, term bytes, document) and empty
         the pool, freeing each of its arrays once its sorted copy is made (a segment's
         peak memory is the pool plus about half again, not twice the pool)."""
-        found = sorted(
-            (field, term.encode("utf-8") if isinstance(term, str) else term, number)
-            for field, numbers in self.term_numbers.items() for term, number in numbers.items())
         keys: list[tuple[str, bytes]] = []
-        ranks_of: list[int] = []
-        for field, tbytes, _number in found:
-            if not keys or keys[-1] != (field, tbytes):  # else: the same term both ways
-                keys.append((field, tbytes))
-            ranks_of.append(len(keys) - 1)
         rank = np.zeros(next(self.counter), dtype=np.uint32)
-        rank[np.fromiter((number for _f, _t, number in found), dtype=np.int64,
-                         count=len(found))] = ranks_of
-        del found, ranks_of
+        for field in sorted(self.term_numbers):
+            numbers = self.term_numbers[field]
+            if field in self.text_fields and field in self.byte_fields:
+                self._rank_mixed(field, numbers, keys, rank)
+                continue
+            # One kind of key: text sorts as its UTF-8 bytes do (code point order).
+            terms = sorted(numbers)
+            rank[np.fromiter(map(numbers.__getitem__, terms), dtype=np.int64,
+                             count=len(terms))] = np.arange(len(keys), len(keys) + len(terms))
+            if field in self.text_fields:
+                keys.extend([(field, term.encode("utf-8")) for term in terms])  # type: ignore[union-attr]
+            else:
+                keys.extend([(field, term) for term in terms])  # type: ignore[misc]
         self.term_numbers, self.counter = {}, count()
+        self.text_fields, self.byte_fields = set(), set()
         ranks = rank[np.frombuffer(self.terms, dtype=np.uint32)]
         self.terms = array("I")
         # By term, then document; lexsort is stable, so a document's postings keep arrival order.

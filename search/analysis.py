@@ -334,27 +334,26 @@ def _exact_form(word: str, stems: dict[str, tuple[str, ...]] | None) -> str | No
     return None if stem is None or stem == w else w
 
 
-# Token -> exact form memo for `index_exact`, bounded like `_INDEX_MEMO`.
-_EXACT_MEMO: dict[str, str | None] = {}
+# Token -> exact form ("": none) memo for `index_exact`, bounded like `_INDEX_MEMO`.
+_EXACT_MEMO: dict[str, str] = {}
 
 
 def index_exact(text: str) -> set[str]:
     """Return the exact-form terms of `text`, as `make_exact_analyzer` indexes them."""
     memo = _EXACT_MEMO
-    stems = index_memo(GENERIC)
-    out: set[str] = set()
-    for word in set(tokens(text)):  # each distinct word once: bodies repeat theirs
-        found = memo.get(word, _UNSEEN)
-        if found is _UNSEEN:
-            if len(memo) >= INDEX_MEMO_SIZE:
-                memo.clear()
-            found = memo[word] = _exact_form(word, stems)
-        if found is not None:
-            out.add(found)  # type: ignore[arg-type]
-    return out
-
-
-_UNSEEN = object()
+    words = set(tokens(text))  # each distinct word once: bodies repeat theirs
+    out: set[str | None] = set(map(memo.get, words))  # None: a word not seen yet
+    if None in out:
+        out.discard(None)
+        stems = index_memo(GENERIC)
+        for word in words:
+            if word not in memo:
+                if len(memo) >= INDEX_MEMO_SIZE:
+                    memo.clear()
+                found = memo[word] = _exact_form(word, stems) or ""
+                out.add(found)
+    out.discard("")
+    return out  # type: ignore[return-value]
 
 
 def forget_index_memos() -> None:
