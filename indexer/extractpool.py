@@ -76,8 +76,7 @@ def processes(pages: int, with_records: bool) -> int:
 
 def _start(parent: int) -> None:
     """A pool process's first step: die with the job, even one killed while this started."""
-    _die_with_parent()
-    if os.getppid() != parent:
+    if not _die_with_parent(parent):
         os._exit(0)
 
 

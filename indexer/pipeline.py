@@ -138,13 +138,18 @@ def _map_large_allocations() -> None:
         pass
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (elsewhere, polling covers it)."""
+def _die_with_parent(parent: int | None = None) -> bool:
+    """Ask Linux to kill this process when its parent dies (elsewhere, polling covers it).
+
+    Returns False when `parent` (its pid) is no longer this process's parent: it died
+    while this process was starting, before the request could cover it.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except (OSError, AttributeError):
         pass
+    return parent is None or os.getppid() == parent
 
 
 def _lower_priority(nice: int) -> None:
@@ -202,11 +207,10 @@ def _worker(
     results: Queue[Any],
 ) -> None:
     """Index batches of documents into segments until told to stop; send the segments back."""
-    _die_with_parent()
+    if not _die_with_parent(parent):
+        return  # the job died while this process was starting
     _map_large_allocations()
     _lower_priority(options.nice)
-    if os.getppid() != parent:
-        return  # the job died while this process was starting
     from whoosh import index as whoosh_index
 
     ix = whoosh_index.open_dir(index_dir, indexname=indexname)

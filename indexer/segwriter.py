@@ -617,8 +617,8 @@ class _SingleBlocks:
         buf += databytes
         # W3TermInfo(...).to_bytes(), not inlined (whoosh3's `inlinelimit` never inlines).
         self.keys.append(self.fieldkey + tbytes)
-        self.infos.append(_TERMINFO.pack(0, total, df, minbyte, length_to_byte(max(0, maxlength)),
-                                         max(0, maxweight), first, last)
+        self.infos.append(_TERMINFO.pack(0, total, df, minbyte, maxbyte, max(0, maxweight),
+                                         first, last)
                           + pack_long(offset) + pack_int(self.base + len(buf) - offset))
         if len(buf) >= self.FLUSH_BYTES:
             self.flush()
