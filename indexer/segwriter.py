@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, count, islice, repeat
 from operator import sub
 from pickle import dumps, loads
 from struct import Struct
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -42,16 +43,68 @@ from whoosh.writing import PostingPool, SegmentWriter
 
 from search import analysis, flatpostings, lexicon
 
-TERM_BYTES = 160  # a new term: its dict entry, key tuple and term bytes
+TERM_BYTES = 160  # a new term: its dict entry and key (the key tuple and bytes, once sorted)
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
+
+
+class Keys(Sequence[tuple[str, bytes]]):
+    """A segment's sorted (field, term bytes) keys, kept as one list of term bytes and
+    each field's run of it: no tuple per term (~70 bytes each, and a segment has
+    hundreds of thousands of terms at the moment a worker's memory peaks)."""
+
+    def __init__(self) -> None:
+        self.terms: list[bytes] = []
+        self.fields: list[str] = []
+        self.starts: list[int] = []  # where each field's run starts in `terms`
+
+    def _open(self, field: str) -> None:
+        if not self.fields or self.fields[-1] != field:
+            self.fields.append(field)
+            self.starts.append(len(self.terms))
+
+    def append(self, field: str, tbytes: bytes) -> None:
+        self._open(field)
+        self.terms.append(tbytes)
+
+    def extend(self, field: str, terms: list[bytes]) -> None:
+        if terms:
+            self._open(field)
+            self.terms.extend(terms)
+
+    def runs(self) -> Iterator[tuple[str, int, int]]:
+        """Yield (field, first term, end) for each field, in order."""
+        ends = [*self.starts[1:], len(self.terms)] if self.starts else []
+        yield from zip(self.fields, self.starts, ends, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    @overload
+    def __getitem__(self, t: int) -> tuple[str, bytes]: ...
+
+    @overload
+    def __getitem__(self, t: slice) -> Sequence[tuple[str, bytes]]: ...
+
+    def __getitem__(self, t: int | slice) -> Any:
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(len(self)))]
+        if t < 0:
+            t += len(self.terms)
+        if not 0 <= t < len(self.terms):
+            raise IndexError(t)
+        return self.fields[bisect_right(self.starts, t) - 1], self.terms[t]
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        for field, start, end in self.runs():
+            yield from zip(repeat(field), self.terms[start:end])
 
 
 @dataclass(frozen=True)
 class Sorted:
     """A pool's postings in the codec's order; term t's are [bounds[t], bounds[t + 1])."""
 
-    keys: list[tuple[str, bytes]]  # (field, term bytes), sorted
-    bounds: list[int]
+    keys: Keys  # (field, term bytes), sorted
+    bounds: array[int]
     ids: array[int]
     weights: array[float]
     data: bytes  # every posting's value bytes; posting j's are data[begins[j]:ends[j]]
@@ -70,10 +123,9 @@ class TermPool:
     `iter_postings`, `cleanup`, `currentsize`, `fieldnames`).
 
     Terms are numbered per field, keyed by their text (`str`) from the writer's text
-    fast path and by their bytes otherwise: a document's postings are numbered in one
-    `map(dict.setdefault, ...)` and no term is encoded more than once. Numbers come
-    from one counter that advances for every posting (so they are not dense); a term
-    that arrived both ways gets one rank when sorted.
+    fast path and by their bytes otherwise: a document's postings are looked up in one
+    `map(dict.get, ...)` and no term is encoded more than once. Numbers are dense, from
+    one counter for every field; a term that arrived both ways gets one rank when sorted.
     """
 
     def __init__(self) -> None:
@@ -98,10 +150,17 @@ class TermPool:
         (self.text_fields if text else self.byte_fields).add(fieldname)
         return numbers
 
+    def number(self, numbers: dict[str | bytes, int], term: str | bytes) -> int:
+        """Return a term's number in its field's dict, numbering it if it is new."""
+        number = numbers.get(term)
+        if number is None:
+            number = numbers[term] = next(self.counter)
+        return number
+
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         """Add one posting (the generic path: merges, and anything not via add_document)."""
         fieldname, tbytes, docnum, weight, vbytes = item
-        self.terms.append(self.field_numbers(fieldname).setdefault(tbytes, next(self.counter)))
+        self.terms.append(self.number(self.field_numbers(fieldname), tbytes))
         self.ids.append(docnum)
         self.weights.append(weight)
         if vbytes:
@@ -113,7 +172,12 @@ class TermPool:
         """Add one document's postings in a field: its terms (text, not bytes), their
         weights and value bytes (None: the format stores none), in one go."""
         numbers = self.field_numbers(fieldname, text=True)
-        self.terms.extend(map(numbers.setdefault, terms, self.counter))
+        got: list[int | None] = list(map(numbers.get, terms))
+        if None in got:  # terms new to the segment
+            for i, number in enumerate(got):
+                if number is None:
+                    got[i] = self.number(numbers, terms[i])
+        self.terms.extend(got)  # type: ignore[arg-type]
         self.ids.extend(repeat(docnum, len(terms)))
         self.weights.extend(weights)
         values = self.values
@@ -130,7 +194,7 @@ class TermPool:
                 + TERM_BYTES * sum(map(len, self.term_numbers.values())))
 
     @staticmethod
-    def _rank_mixed(field: str, numbers: dict[str | bytes, int], keys: list[tuple[str, bytes]],
+    def _rank_mixed(field: str, numbers: dict[str | bytes, int], keys: Keys,
                     rank: np.ndarray) -> None:
         """Rank a field whose terms came both as text and as bytes: a term that came
         both ways has two numbers and gets one rank."""
@@ -138,17 +202,17 @@ class TermPool:
                        for term, number in numbers.items())
         for tbytes, number in found:
             if not keys or keys[-1] != (field, tbytes):
-                keys.append((field, tbytes))
+                keys.append(field, tbytes)
             rank[number] = len(keys) - 1
 
     def take_sorted(self) -> Sorted:
         """Return the postings in the codec's order (field, term bytes, document) and empty
         the pool, freeing each of its arrays once its sorted copy is made (a segment's
         peak memory is the pool plus about half again, not twice the pool)."""
-        keys: list[tuple[str, bytes]] = []
+        keys = Keys()
         rank = np.zeros(next(self.counter), dtype=np.uint32)
         for field in sorted(self.term_numbers):
-            numbers = self.term_numbers[field]
+            numbers = self.term_numbers.pop(field)  # each field's dict freed once ranked
             if field in self.text_fields and field in self.byte_fields:
                 self._rank_mixed(field, numbers, keys, rank)
                 continue
@@ -156,10 +220,11 @@ class TermPool:
             terms = sorted(numbers)
             rank[np.fromiter(map(numbers.__getitem__, terms), dtype=np.int64,
                              count=len(terms))] = np.arange(len(keys), len(keys) + len(terms))
+            numbers.clear()
             if field in self.text_fields:
-                keys.extend([(field, term.encode("utf-8")) for term in terms])  # type: ignore[union-attr]
+                keys.extend(field, [term.encode("utf-8") for term in terms])  # type: ignore[union-attr]
             else:
-                keys.extend([(field, term) for term in terms])  # type: ignore[misc]
+                keys.extend(field, terms)  # type: ignore[arg-type]
         self.term_numbers, self.counter = {}, count()
         self.text_fields, self.byte_fields = set(), set()
         ranks = rank[np.frombuffer(self.terms, dtype=np.uint32)]
@@ -180,8 +245,8 @@ class TermPool:
         self.ends = array("I")
         data = bytes(self.values)
         self.values = bytearray()
-        return Sorted(keys, [*starts.tolist(), len(ids)], ids, weights, data, begins,
-                      ends_sorted)
+        bounds = array("Q", np.r_[starts, len(ids)].astype(np.uint64).tobytes())
+        return Sorted(keys, bounds, ids, weights, data, begins, ends_sorted)
 
     def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes]]:
         """Yield (field, term, document, weight, value) in order, as `PostingPool` does
@@ -253,7 +318,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         docnum = self.docnum
         pool = self.pool
-        counter = pool.counter
+        number = pool.number
         add_term, add_id = pool.terms.append, pool.ids.append
         add_weight, add_end = pool.weights.append, pool.ends.append
         values = pool.values
@@ -283,7 +348,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                     else:
                         numbers = pool.field_numbers(fieldname)
                         for tbytes, freq, weight, vbytes in field.index(value):
-                            add_term(numbers.setdefault(tbytes, next(counter)))
+                            add_term(number(numbers, tbytes))
                             add_id(docnum)
                             add_weight(weight * fieldboost)
                             if vbytes:
@@ -392,17 +457,13 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         # Each posting's field length (0: none), as the codec would read it per posting.
         lengths = np.zeros(len(got.ids), dtype=np.uint32)
         ids_np = np.frombuffer(got.ids, dtype=np.uint32)
-        field_start = 0
-        for t in range(1, len(keys) + 1):
-            if t == len(keys) or keys[t][0] != keys[t - 1][0]:
-                field = keys[t - 1][0]
-                known = self._lengths.get(field)
-                if known is not None:
-                    table = np.frombuffer(known, dtype=np.uint32)
-                    span = ids_np[bounds[field_start]:bounds[t]]
-                    inside = span < len(table)
-                    lengths[bounds[field_start]:bounds[t]][inside] = table[span[inside]]
-                field_start = t
+        for field, first, end in keys.runs():
+            known = self._lengths.get(field)
+            if known is not None:
+                table = np.frombuffer(known, dtype=np.uint32)
+                span = ids_np[bounds[first]:bounds[end]]
+                inside = span < len(table)
+                lengths[bounds[first]:bounds[end]][inside] = table[span[inside]]
         lens = array("I", lengths.tobytes())
         del lengths, ids_np
         ids, weights, values = got.ids, got.weights, (got.data, got.begins, got.ends)
@@ -445,7 +506,7 @@ def _write_flat(storage: Any, segment: Any, schema: Any, got: Sorted, long_terms
     positions (decoded once) and per-posting starts are held.
     """
     keys = got.keys
-    starts = np.asarray(got.bounds, dtype=np.int64)
+    starts = np.frombuffer(got.bounds, dtype=np.uint64).astype(np.int64)
     n = int(starts[-1])
     positional = np.zeros(len(keys), dtype=bool)
     for t in long_terms:

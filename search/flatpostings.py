@@ -35,7 +35,7 @@ import weakref
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,7 @@ def key_of(field: str, tbytes: bytes) -> bytes:
     return field.encode("ascii") + SEPARATOR + tbytes
 
 
-def key_columns(keys: list[tuple[str, bytes]]) -> dict[str, Column]:
+def key_columns(keys: Sequence[tuple[str, bytes]]) -> dict[str, Column]:
     """The `keys`, `key_ends`, `hashes` and `by_hash` columns of terms `keys` (sorted)."""
     blob = bytearray()
     key_ends = array("Q")

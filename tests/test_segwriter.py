@@ -11,7 +11,7 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.writing import PostingPool, SegmentWriter
 
-from indexer.segwriter import TermPool, TermPoolWriter
+from indexer.segwriter import Keys, TermPool, TermPoolWriter
 from search.models import Article
 from search.schema import build_schema, to_document
 from tests.jobfixtures import collection_lines
@@ -154,6 +154,23 @@ def test_a_term_added_as_text_and_as_bytes_is_one_term() -> None:
         ("body", "é".encode(), 4, 1.0, b"q"), ("body", "é".encode(), 9, 1.0, b"s"),
         ("title", b"talks", 2, 1.0, None),
     ]
+
+
+def test_keys_read_as_the_list_of_pairs_they_stand_for() -> None:
+    pairs = [("body", b"a"), ("body", b"b"), ("id", b"x"), ("title", b"a"), ("title", b"c")]
+    keys = Keys()
+    keys.extend("body", [b"a", b"b"])
+    keys.extend("empty", [])
+    keys.append("id", b"x")
+    keys.extend("title", [b"a"])
+    keys.append("title", b"c")
+    assert list(keys) == pairs and len(keys) == 5 and bool(keys)
+    assert [keys[t] for t in range(-5, 5)] == pairs + pairs
+    assert keys[1:4] == pairs[1:4]
+    assert list(keys.runs()) == [("body", 0, 2), ("id", 2, 3), ("title", 3, 5)]
+    with pytest.raises(IndexError):
+        keys[5]
+    assert not Keys() and list(Keys().runs()) == []
 
 
 def test_refuses_a_schema_it_does_not_write(tmp_path: Path) -> None:
