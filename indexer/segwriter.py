@@ -43,7 +43,7 @@ from whoosh.writing import PostingPool, SegmentWriter
 
 from search import analysis, flatpostings, lexicon
 
-TERM_BYTES = 160  # a new term: its dict entry and key (the key tuple and bytes, once sorted)
+TERM_BYTES = 160  # a new term: its dict entry and key (and its bytes, once sorted)
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
 
 
@@ -318,10 +318,6 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         schema = self.schema
         docnum = self.docnum
         pool = self.pool
-        number = pool.number
-        add_term, add_id = pool.terms.append, pool.ids.append
-        add_weight, add_end = pool.weights.append, pool.ends.append
-        values = pool.values
         local = docnum - self.docbase
         docboost = self._doc_boost(fields)
         fieldnames = sorted([name for name in fields if not name.startswith("_")])
@@ -345,15 +341,9 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                         pool.add_text(fieldname, docnum, terms, freqs if boost * fieldboost == 1.0
                                       else [f * boost * fieldboost for f in freqs], found)
                         length = sum(freqs)
-                    else:
-                        numbers = pool.field_numbers(fieldname)
+                    else:  # ids, dates, keywords: a few postings a document
                         for tbytes, freq, weight, vbytes in field.index(value):
-                            add_term(number(numbers, tbytes))
-                            add_id(docnum)
-                            add_weight(weight * fieldboost)
-                            if vbytes:
-                                values += vbytes
-                            add_end(len(values))
+                            pool.add((fieldname, tbytes, docnum, weight * fieldboost, vbytes))
                             length += freq
                     if not field.scorable:
                         length = 0

@@ -158,10 +158,11 @@ class ExactText(TEXT):
         self.format = Existence(field_boost=1.0)
 
     def index(self, value: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
+        got = self.pool_postings(value)
+        if got is None:
             return super().index(value, **kwargs)
         boost = cast(Existence, self.format).field_boost
-        return [(term.encode("utf-8"), 1, boost, b"") for term in index_exact(value)]
+        return [(term.encode("utf-8"), 1, boost, b"") for term in got[0]]
 
     def pool_postings(self, value: Any) -> TextPostings | None:
         """`index` as whole lists (see `AnalyzedText.pool_postings`): presence only."""
