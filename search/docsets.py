@@ -26,7 +26,7 @@ import threading
 import weakref
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable, Set, Sized
+from collections.abc import Iterable, Iterator, Set, Sized
 from itertools import accumulate, repeat
 from pickle import loads
 from typing import Any, cast
@@ -577,6 +577,37 @@ def filter_docs(searcher: Searcher, q: wq.Query | None) -> Set[int] | None:
     return found  # type: ignore[no-any-return]
 
 
+class ArrayDocs(Set[int]):
+    """A document set held as an array of distinct document numbers (any order).
+
+    For sets made with numpy and read with numpy (a collapsed result set goes
+    to scoring and paging, which take its array as is, see `doc_array`): no
+    Python set of tens of thousands of ints is built. Membership builds one
+    on first use.
+    """
+
+    __slots__ = ("_set", "array")
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self._set: frozenset[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.array.tolist())
+
+    def __contains__(self, d: object) -> bool:
+        if self._set is None:
+            self._set = frozenset(self.array.tolist())
+        return d in self._set
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> frozenset[Any]:  # type: ignore[override]
+        return frozenset(it)  # `&`, `|` and `-` give plain sets
+
+
 _LAST = threading.local()  # this thread's last doc set as an array, reused by the next count
 
 
@@ -587,6 +618,8 @@ def doc_array(docs: Iterable[int]) -> np.ndarray:
     """
     if isinstance(docs, np.ndarray):
         return docs
+    if isinstance(docs, ArrayDocs):
+        return docs.array
     last = getattr(_LAST, "pair", None)
     if last is not None and last[0] is docs:
         return last[1]  # type: ignore[no-any-return]

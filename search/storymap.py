@@ -33,12 +33,15 @@ from search import docsets
 from search.cursor import doc_ids
 from search.errors import ArticleNotFound
 from search.facets import count_terms
-from search.models import Article, Facet, StoryRef
+from search.models import Article, Facet, FacetValue, StoryRef
 from search.schema import from_stored
 from search.stories import StoryIndex
 
 STORY_MAP = "story_map.json"
 MAP_VERSION = 1
+# Story counts mark (story, value) pairs in a scratch array up to this size (~8 MB of
+# bools; a generation with 100k stories and 80 shown values), and sort them beyond it.
+_SCRATCH_CELLS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -61,29 +64,30 @@ class StoryMap:
             for rank, d in enumerate(s.docs):
                 self._of_doc[d] = (i, rank)
         self._field_values: dict[str, dict[int, tuple[str, ...]]] = {}  # see `_values_of`
-        self._tables: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]] = {}
+        self._tables: dict[str, tuple[np.ndarray | None, np.ndarray, dict[str, int]]] = {}
         self._by_doc: tuple[np.ndarray, np.ndarray] | None = None  # see `_arrays`
+        self._version_docs: tuple[np.ndarray, np.ndarray] | None = None  # see `_versions`
+        self._last = threading.local()  # see `_versions_in`
 
     def __len__(self) -> int:
         return len(self._stories)
 
-    def collapse(self, matched: Set[int]) -> set[int]:
+    def collapse(self, matched: Set[int]) -> Set[int]:
         """Return `matched` keeping only the earliest matching version of each story."""
         if not matched:
-            return set()
+            return docsets.EMPTY
         story_of, rank_of = self._arrays()
         docs = docsets.doc_array(matched)
         inside = docs < len(story_of)
         story: np.ndarray = np.full(len(docs), -1, dtype=np.int64)
         story[inside] = story_of[docs[inside]]
         listed = story >= 0
-        kept = set(docs[~listed].tolist())  # in no larger story: a story of its own
+        alone = docs[~listed]  # in no larger story: a story of its own
         docs, story = docs[listed], story[listed]
         order = np.lexsort((rank_of[docs], story))  # by story, earliest version first
         story = story[order]
         first = np.r_[True, story[1:] != story[:-1]] if len(story) else story.astype(bool)
-        kept.update(docs[order][first].tolist())
-        return kept
+        return docsets.ArrayDocs(np.concatenate((alone, docs[order][first])))
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (story index, rank in it) by document number (-1: none), built once."""
@@ -122,44 +126,99 @@ class StoryMap:
 
         A value's stories are its articles minus, for every story, the extra
         versions that have it too; only versions of larger stories can be
-        extra, so just those among `docs` are looked at, with their values of
-        the facet's field read once per generation (`_values_of`).
+        extra, so just those among `docs` are looked at (`_versions_in`, worked
+        out once for the five facets of a search), with their values of the
+        facet's field read once per generation (`_table`).
         """
         if not facet.values:
             return facet
-        docs_of, story_of, code_of, codes = self._table(reader, facet.name)
-        shown = np.zeros(len(codes) + 1, dtype=bool)
-        for v in facet.values:
-            if v.value in codes:
-                shown[codes[v.value]] = True
-        matched = docsets.doc_array(docs)
-        inside = np.zeros(int(max(matched.max(initial=-1), docs_of.max(initial=-1))) + 1,
-                          dtype=bool)
-        inside[matched] = True
-        keep = inside[docs_of] & shown[code_of]
-        stories, found = story_of[keep], code_of[keep]
-        width = len(codes) + 1
+        found, stories = self._versions_in(docs)
+        start, code_of, codes = self._table(reader, facet.name)
+        width = len(facet.values)
+        column = np.full(len(codes) + 1, -1, dtype=np.int64)  # a code -> its value's column
+        for j, v in enumerate(facet.values):
+            code = codes.get(v.value)
+            if code is not None:
+                column[code] = j
+        if start is None:  # one value or none per version: code_of is by version (-1: none)
+            cols = column[code_of[found]]
+        else:  # a version's values are rows start[i]:start[i + 1]
+            lo = start[found]
+            runs = start[found + 1] - lo
+            ends = np.cumsum(runs)
+            rows = np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends)
+                                                                   else 0)
+            cols = column[code_of[rows]]
+            stories = np.repeat(stories, runs)
+        keep = cols >= 0
+        stories, cols = stories[keep], cols[keep]
         # Per value: its versions among `docs`, minus the distinct stories they are in.
-        extra = np.bincount(found, minlength=width) - np.bincount(
-            np.unique(stories * width + found) % width, minlength=width)
+        cells = len(self._stories) * width
+        if len(cols) * 16 < cells or cells > _SCRATCH_CELLS:
+            distinct = np.bincount(np.unique(stories * width + cols) % width, minlength=width)
+        else:
+            seen = np.zeros(cells, dtype=bool)
+            seen[stories * width + cols] = True
+            distinct = np.bincount(np.flatnonzero(seen) % width, minlength=width)
+        extra = (np.bincount(cols, minlength=width) - distinct).tolist()
         return dataclasses.replace(facet, values=tuple(
-            dataclasses.replace(v, stories=v.count - int(extra[codes[v.value]])
-                                if v.value in codes else v.count)
-            for v in facet.values
+            FacetValue(value=v.value, label=v.label, count=v.count, selected=v.selected,
+                       stories=v.count - extra[j])
+            for j, v in enumerate(facet.values)
         ))
 
+    def _versions_in(self, docs: Set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return which versions of larger stories are in `docs` (their places in
+        `_versions`) and their stories.
+
+        The last set's answer is kept per thread: a search's facets are counted
+        over the same set object when no filter narrows them.
+        """
+        last = getattr(self._last, "entry", None)
+        if last is not None and last[0] is docs:
+            return last[1]  # type: ignore[no-any-return]
+        versions, story_of = self._versions()
+        matched = docsets.doc_array(docs)
+        inside = np.zeros(int(max(matched.max(initial=-1), versions.max(initial=-1))) + 1,
+                          dtype=bool)
+        inside[matched] = True
+        found = np.flatnonzero(inside[versions])
+        answer = (found, story_of[found])
+        self._last.entry = (docs, answer)
+        return answer
+
+    def _versions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the document numbers of every version of a larger story, sorted, and
+        each one's story."""
+        if self._version_docs is None:
+            docs = sorted(self._of_doc)
+            self._version_docs = (np.array(docs, dtype=np.int64),
+                                  np.array([self._of_doc[d][0] for d in docs], dtype=np.int64))
+        return self._version_docs
+
     def _table(self, reader: IndexReader, field: str
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
-        """Return one row per (version of a larger story, its value of `field`): document,
-        story and value code arrays, and the codes; built once per generation and field."""
+               ) -> tuple[np.ndarray | None, np.ndarray, dict[str, int]]:
+        """Return the values of `field` of every version of a larger story, as codes,
+        and the codes; built once per generation and field.
+
+        With one value or none per version (a column), the codes are by place in
+        `_versions` (-1: none) and the first item is None; otherwise version i's
+        codes are rows start[i]:start[i + 1], with `start` the first item.
+        """
         cached = self._tables.get(field)
         if cached is None:
             values = self._values_of(reader, field)
             codes: dict[str, int] = {}
-            rows = [(d, self._of_doc[d][0], codes.setdefault(v, len(codes)))
-                    for d, vs in values.items() for v in vs]
-            table = np.array(rows, dtype=np.int64).reshape(-1, 3)
-            cached = (table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(), codes)
+            per_version = [[codes.setdefault(v, len(codes)) for v in values.get(d, ())]
+                           for d in self._versions()[0].tolist()]
+            if all(len(c) <= 1 for c in per_version):
+                cached = (None, np.array([c[0] if c else -1 for c in per_version],
+                                         dtype=np.int64), codes)
+            else:
+                start = np.zeros(len(per_version) + 1, dtype=np.int64)
+                np.cumsum([len(c) for c in per_version], out=start[1:])
+                cached = (start, np.array([x for c in per_version for x in c], dtype=np.int64),
+                          codes)
             self._tables[field] = cached
         return cached
 

@@ -344,3 +344,51 @@ def test_collapse_keeps_each_storys_earliest_matching_version() -> None:
     assert smap.collapse({9, 40}) == {9, 40}
     assert smap.collapse(set()) == set()
     assert StoryMap([]).collapse({7, 8}) == {7, 8}
+
+
+@pytest.mark.parametrize("multi", [False, True])
+@pytest.mark.parametrize("share", [0.05, 0.9])
+def test_count_stories_matches_a_count_of_distinct_stories(multi: bool, share: float) -> None:
+    """Against the definition: a value's stories are the distinct stories (a lone article is
+    its own) among `docs` having it; one value per version (a column) or several."""
+    import random
+
+    from search.models import Facet, FacetValue
+    from search.storymap import StoryMap, _Story
+
+    rng = random.Random(7 if multi else 3)
+    docs_all = list(range(400))
+    rng.shuffle(docs_all)
+    stories, at = [], 0
+    while at < 300:  # docs_all[:300] in stories of 2-6 versions; the rest alone
+        n = rng.randint(2, 6)
+        stories.append(_Story(f"s{len(stories)}", tuple(docs_all[at:at + n]), None, None))
+        at += n
+    smap = StoryMap(stories)
+    names = ["a", "b", "c", "d", "e"]
+    values = {d: tuple(rng.sample(names, rng.randint(0, 2))) if multi
+              else ((rng.choice(names),) if rng.random() < 0.9 else ())
+              for d in range(400)}
+    smap._field_values["f"] = {d: values[d] for d in range(400) if smap.in_story(d)}
+    story_of = {d: s.id for s in stories for d in s.docs}
+    for _ in range(5):
+        docs = {d for d in range(400) if rng.random() < share}
+        shown = names[:4]  # "e" is counted but not shown
+        facet = Facet("f", tuple(FacetValue(v, v, sum(v in values[d] for d in docs), False)
+                                 for v in shown))
+        got = smap.count_stories(facet, docs, None)  # type: ignore[arg-type]
+        want = {v: len({story_of.get(d, d) for d in docs if v in values[d]}) for v in shown}
+        assert {v.value: v.stories for v in got.values} == want
+        assert [v.count for v in got.values] == [v.count for v in facet.values]
+
+
+def test_collapsed_set_reads_as_a_set_and_hands_its_array_on() -> None:
+    from search import docsets
+    from search.storymap import StoryMap, _Story
+
+    smap = StoryMap([_Story("s1", (5, 1, 9), None, "A")])
+    got = smap.collapse({0, 1, 9, 12})
+    assert isinstance(got, docsets.ArrayDocs)
+    assert got == {0, 1, 12} and len(got) == 3 and 12 in got and 9 not in got
+    assert sorted(got) == [0, 1, 12] and got & {1, 2} == {1} and got - {0} == {1, 12}
+    assert docsets.doc_array(got) is got.array
