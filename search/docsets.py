@@ -163,10 +163,10 @@ def _deleted(leaf: IndexReader) -> np.ndarray:
     return found
 
 
-def term_docs(reader: IndexReader, field: str, text: str | bytes) -> set[int]:
+def term_docs(reader: IndexReader, field: str, text: str | bytes) -> Set[int]:
     """Return the documents holding one term (deleted documents excluded)."""
     try:
-        return set(postings(reader, field, text)[0].tolist())
+        return ArrayDocs(postings(reader, field, text)[0])  # ascending: segments in order
     except LookupError:
         pass
     out: set[int] = set()
@@ -197,18 +197,18 @@ def _eval(searcher: Searcher, q: wq.Query) -> Set[int]:
     if type(q) is wq.Term:
         return term_docs(reader, q.fieldname, q.text)
     if isinstance(q, wq.MultiTerm):  # prefixes, wildcards: the union of their terms
-        out: set[int] = set()
+        sets: list[Set[int]] = []
         for i, text in enumerate(q._btexts(reader)):
             if not i % 32:  # an expansion may hold thousands of terms
                 limits.checkpoint()
-            out |= term_docs(reader, str(q.field()), text)
-        return out
+            sets.append(term_docs(reader, str(q.field()), text))
+        return union(sets)
     if isinstance(q, wq.Or) and not getattr(q, "minmatch", 0):
-        out = set()
+        sets = []
         for child in q.children():
             limits.checkpoint()
-            out |= _eval(searcher, child)
-        return out
+            sets.append(_eval(searcher, child))
+        return union(sets)
     if isinstance(q, wq.And):
         # Cheapest part first; a part of plain terms much commoner than the documents
         # left is checked by reading only their blocks (`among`), not whole lists.
@@ -279,24 +279,24 @@ def phrase_docs(searcher: Searcher, q: wq.Phrase) -> Set[int]:
     reader = searcher.reader()
     field = q.fieldname
     words = sorted(q.words, key=lambda w: reader.doc_frequency(field, w))
-    candidates: set[int] = set(term_docs(reader, field, words[0])) if words else set()
+    candidates: Set[int] = term_docs(reader, field, words[0]) if words else EMPTY
     for w in words[1:]:
         if not candidates:
             break
         try:
             if few_among(reader, field, w, len(candidates)):
-                candidates = set(among(reader, field, w, sorted(candidates)))
+                candidates = set(among(reader, field, w, sorted_array(candidates).tolist()))
                 continue
         except LookupError:  # a posting format read otherwise: the whole list
             pass
-        candidates &= term_docs(reader, field, w)
+        candidates = candidates & term_docs(reader, field, w)
     found: Set[int]
     if not candidates:
         found = EMPTY
     elif q.slop == 1 and len(q.words) > 1 and len(set(q.words)) == len(q.words):
         found = _adjacent(searcher, q, candidates)
     else:
-        found = confirm(searcher, q, candidates)
+        found = confirm(searcher, q, set(candidates))
     RESULTS.put(reader, key, found)
     return found
 
@@ -450,7 +450,7 @@ def _adjacent(searcher: Searcher, q: wq.Phrase, candidates: Set[int]) -> Set[int
     intersections.
     """
     reader = searcher.reader()
-    docs = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
+    docs = sorted_array(candidates)
     meeting: np.ndarray | None = None
     for k, word in enumerate(q.words):
         limits.checkpoint()
@@ -465,7 +465,7 @@ def _adjacent(searcher: Searcher, q: wq.Phrase, candidates: Set[int]) -> Set[int
             return EMPTY
     if meeting is None:
         return EMPTY
-    return frozenset(np.unique(meeting >> 32).tolist())
+    return ArrayDocs(np.unique(meeting >> 32))
 
 
 def confirm(searcher: Searcher, q: wq.Query, candidates: set[int]) -> set[int]:
@@ -556,11 +556,11 @@ RESULTS = ReaderCache(RESULT_CACHE_SIZE)
 POSTINGS = ReaderCache(POSTINGS_CACHE_SIZE)
 
 
-def live_docs(reader: IndexReader) -> DocSet:
+def live_docs(reader: IndexReader) -> Set[int]:
     """Return every live (not deleted) document number, read once per reader."""
     found = FILTERS.get(reader, "__all__")
     if found is None:
-        found = frozenset(reader.all_doc_ids())
+        found = ArrayDocs(np.sort(np.fromiter(reader.all_doc_ids(), dtype=np.int64)))
         FILTERS.put(reader, "__all__", found)
     return found  # type: ignore[no-any-return]
 
@@ -578,12 +578,14 @@ def filter_docs(searcher: Searcher, q: wq.Query | None) -> Set[int] | None:
 
 
 class ArrayDocs(Set[int]):
-    """A document set held as an array of distinct document numbers (any order).
+    """A document set held as a sorted array of distinct document numbers.
 
-    For sets made with numpy and read with numpy (a collapsed result set goes
-    to scoring and paging, which take its array as is, see `doc_array`): no
-    Python set of tens of thousands of ints is built. Membership builds one
-    on first use.
+    What matching sets are made of: a term's documents come from its decoded
+    postings as an array, and `&`, `|` and `-` with another array stay arrays
+    (sorted-array merges in numpy), so no Python set of tens of thousands of
+    ints is built, and facet counts, scoring and paging take the array as is
+    (`doc_array`). With a plain set on the other side, that set is sorted into
+    an array first. Membership builds a frozenset on first use.
     """
 
     __slots__ = ("_set", "array")
@@ -603,9 +605,72 @@ class ArrayDocs(Set[int]):
             self._set = frozenset(self.array.tolist())
         return d in self._set
 
+    def __repr__(self) -> str:
+        return f"ArrayDocs({self.array.tolist()!r})"
+
+    def __and__(self, other: object) -> ArrayDocs:
+        if not isinstance(other, Set):
+            return NotImplemented
+        return ArrayDocs(_both(self.array, sorted_array(other)))
+
+    __rand__ = __and__
+
+    def __or__(self, other: object) -> ArrayDocs:  # type: ignore[override]
+        if not isinstance(other, Set):
+            return NotImplemented
+        return ArrayDocs(np.union1d(self.array, sorted_array(other)))
+
+    __ror__ = __or__  # type: ignore[assignment]
+
+    def __sub__(self, other: object) -> ArrayDocs:
+        if not isinstance(other, Set):
+            return NotImplemented
+        return ArrayDocs(_without(self.array, sorted_array(other)))
+
+    def __rsub__(self, other: object) -> ArrayDocs:
+        if not isinstance(other, Set):
+            return NotImplemented
+        return ArrayDocs(_without(sorted_array(other), self.array))
+
     @classmethod
     def _from_iterable(cls, it: Iterable[Any]) -> frozenset[Any]:  # type: ignore[override]
-        return frozenset(it)  # `&`, `|` and `-` give plain sets
+        return frozenset(it)  # `^` and the like give plain sets
+
+
+def sorted_array(docs: Set[int]) -> np.ndarray:
+    """Return a set's document numbers as a sorted int64 array (an ArrayDocs' own array)."""
+    if isinstance(docs, ArrayDocs):
+        return docs.array
+    return np.sort(np.fromiter(docs, dtype=np.int64, count=len(docs)))
+
+
+def union(parts: Iterable[Set[int]]) -> Set[int]:
+    """Return the union of document sets: an array when they all are."""
+    sets = list(parts)
+    if not sets:
+        return EMPTY
+    if all(isinstance(p, ArrayDocs) for p in sets):
+        if len(sets) == 1:
+            return sets[0]
+        return ArrayDocs(np.unique(np.concatenate([cast(ArrayDocs, p).array for p in sets])))
+    return frozenset().union(*sets)
+
+
+def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the numbers in both sorted arrays: the smaller one looked up in the larger."""
+    small, big = (a, b) if len(a) <= len(b) else (b, a)
+    if not len(small):
+        return small
+    at = np.minimum(np.searchsorted(big, small), len(big) - 1)
+    return small[big[at] == small]
+
+
+def _without(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the numbers of sorted array `a` not in sorted array `b`."""
+    if not len(a) or not len(b):
+        return a
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[at] != a]
 
 
 _LAST = threading.local()  # this thread's last doc set as an array, reused by the next count

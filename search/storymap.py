@@ -87,7 +87,7 @@ class StoryMap:
         order = np.lexsort((rank_of[docs], story))  # by story, earliest version first
         story = story[order]
         first = np.r_[True, story[1:] != story[:-1]] if len(story) else story.astype(bool)
-        return docsets.ArrayDocs(np.concatenate((alone, docs[order][first])))
+        return docsets.ArrayDocs(np.sort(np.concatenate((alone, docs[order][first]))))
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (story index, rank in it) by document number (-1: none), built once."""

@@ -342,3 +342,30 @@ def test_author_counts_of_single_documents(tmp_path_factory: pytest.TempPathFact
             expected = Counter(reader.stored_fields(d).get("authors") or ())
             assert count_terms(reader, "author", (d,)) == expected
             assert count_terms(reader, "author", {d}) == expected  # the array path
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_array_docs_set_algebra_equals_python_sets(seed: int) -> None:
+    """Matching sets are arrays (docsets.ArrayDocs); with each other and with plain sets,
+    `&`, `|`, `-` and `union` give what Python's sets give, and stay sorted arrays."""
+    import numpy as np
+
+    rng = random.Random(seed)
+
+    def some() -> set[int]:
+        size = rng.choice((0, 1, 5, 200))
+        return set(rng.sample(range(400), size))
+
+    for _ in range(30):
+        a, b, c = some(), some(), some()
+        x, y = (docsets.ArrayDocs(np.array(sorted(s), dtype=np.int64)) for s in (a, b))
+        for got, want in ((x & y, a & b), (x | y, a | b), (x - y, a - b),
+                          (x & b, a & b), (a & y, a & b), (x | b, a | b), (a | y, a | b),
+                          (x - b, a - b), (a - y, a - b), (frozenset(a) - y, a - b),
+                          (docsets.union([x, y]), a | b), (docsets.union([x, c]), a | c)):
+            assert set(got) == want and len(got) == len(want)
+            if isinstance(got, docsets.ArrayDocs):
+                assert got.array.tolist() == sorted(want)
+        assert (min(a, default=-1) in x) == bool(a) and 400 not in x
+        assert x == a and (x == b) == (a == b)
+    assert docsets.union([]) == set()
