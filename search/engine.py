@@ -27,7 +27,7 @@ from search import (
 )
 from search.errors import ArticleNotFound, QueryError
 from search.explain import describe
-from search.facets import build_facet, count_column, count_terms
+from search.facets import build_facet, count_column, count_terms, top_counts
 from search.highlight import Wanted, highlight_all, snippet
 from search.models import (
     INTERVALS,
@@ -218,9 +218,15 @@ def search(searcher: Searcher, req: SearchRequest, stories: StoryMap | None = No
         return stories.count_stories(built, docs, reader)
 
     def facet(name: str, docs: Set[int], selected: tuple[str, ...]) -> Facet:
-        counts = (count_terms if name == "author" else count_column)(reader, name, docs)
-        return story_counted(build_facet(name, counts, set(selected), prefix=opts.prefix_for(name),
-                                         limit=opts.limit_for(name)), docs)
+        prefix, limit = opts.prefix_for(name), opts.limit_for(name)
+        counted: int | None = None  # with a prefix, every value is counted and filtered
+        if prefix:
+            counts = (count_terms if name == "author" else count_column)(reader, name, docs)
+        else:
+            counts, counted = top_counts(reader, name, docs, limit=limit, selected=selected,
+                                         terms=name == "author")
+        return story_counted(build_facet(name, counts, set(selected), prefix=prefix,
+                                         limit=limit, value_count=counted), docs)
 
     # Facet counts depend on the query, filters and options, not on the page or sort.
     facet_key = ("facets", req.q, req.lang, f, opts, req.collapse, stories is not None)

@@ -89,11 +89,45 @@ def column_codes(reader: IndexReader, field: str) -> tuple[np.ndarray, tuple[str
 
 def count_column(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter[str]:
     """Count the values of a sortable field over `docs` (empty values skipped)."""
-    codes, values = column_codes(reader, field)
-    per_code = np.bincount(codes[doc_array(docs)], minlength=len(values))
-    counted = _nonzero(per_code, values)
+    counted = _nonzero(*_column_per_code(reader, field, docs))
     counted.pop("", None)
     return counted
+
+
+def _column_per_code(reader: IndexReader, field: str, docs: Iterable[int]
+                     ) -> tuple[np.ndarray, tuple[str, ...]]:
+    codes, values = column_codes(reader, field)
+    return np.bincount(codes[doc_array(docs)], minlength=len(values)), values
+
+
+def top_counts(reader: IndexReader, field: str, docs: Iterable[int], *, limit: int,
+               selected: Iterable[str] = (), terms: bool = False) -> tuple[Counter[str], int]:
+    """Return `count_column` (or, with `terms`, `count_terms`) cut to the values that
+    can be among the `limit` commonest, plus `selected`, and how many values it counted.
+
+    `build_facet` then picks the same values as from the whole count: those it
+    sorts are the ones at or above the limit-th count, all kept here. An author
+    facet over a common word counts thousands of names and shows ten; only
+    those few become a dict.
+    """
+    if terms:
+        per_code, names = _terms_per_code(reader, field, doc_array(docs))
+    else:
+        per_code, names = _column_per_code(reader, field, docs)
+        if "" in names:
+            per_code[names.index("")] = 0  # empty values are not counted
+    found = np.flatnonzero(per_code)
+    value_count = len(found)
+    if 0 < limit < len(found):
+        counts = per_code[found]
+        floor = np.partition(counts, len(counts) - limit)[len(counts) - limit]
+        keep = counts >= floor
+        for value in selected:
+            if value in names:
+                keep |= found == names.index(value)
+        found = found[keep]
+    return Counter(dict(zip(map(names.__getitem__, found.tolist()),
+                            per_code[found].tolist(), strict=True))), value_count
 
 
 def _nonzero(per_code: np.ndarray, names: tuple[str, ...]) -> Counter[str]:
@@ -144,7 +178,13 @@ def count_terms(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter
         hi = np.searchsorted(pair_docs, docs, side="right")
         return Counter(terms[c] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
                        for c in pair_codes[a:b].tolist())
-    arr = doc_array(docs)
+    return _nonzero(*_terms_per_code(reader, field, doc_array(docs)))
+
+
+def _terms_per_code(reader: IndexReader, field: str, arr: np.ndarray
+                    ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Return each term's count of documents among `arr`, and the terms."""
+    pair_docs, pair_codes, terms = _term_pairs(reader, field)
     if len(arr) * 8 <= len(pair_docs):  # few documents: their runs of pairs, found by search
         lo = np.searchsorted(pair_docs, arr, side="left")
         runs = np.searchsorted(pair_docs, arr, side="right") - lo
@@ -156,7 +196,7 @@ def count_terms(reader: IndexReader, field: str, docs: Iterable[int]) -> Counter
         wanted = np.zeros(reader.doc_count_all(), dtype=bool)
         wanted[arr] = True
         per_code = np.bincount(pair_codes[wanted[pair_docs]], minlength=len(terms))
-    return _nonzero(per_code, terms)
+    return per_code, terms
 
 
 def matches_prefix(text: str, prefix: str) -> bool:
@@ -197,6 +237,7 @@ def build_facet(
     limit: int,
     chronological: bool = False,
     prefix: str = "",
+    value_count: int | None = None,
 ) -> Facet:
     """Order a facet's values (by count, or by time) and keep the top `limit`.
 
@@ -224,6 +265,6 @@ def build_facet(
             FacetValue(value=v, label=label(name, v), count=c, selected=v in selected)
             for v, c in top
         ),
-        value_count=len(counts),
+        value_count=len(counts) if value_count is None else value_count,
         prefix=prefix,
     )

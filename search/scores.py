@@ -287,7 +287,7 @@ class _Scorer:
             score, present = self.empty()
             for child in q.children():
                 s, p = self.node(child, within)
-                score[p] += s[p]
+                score += s  # a node's scores are 0.0 where it is not present
                 present |= p
             return score, present
         if isinstance(q, wq.AndMaybe):
@@ -311,6 +311,7 @@ class _Scorer:
             if excluded:
                 present = present.copy()
                 self.mark(present, docsets.doc_array(excluded), False)
+                score = np.where(present, score, 0.0)  # 0.0 where not present, as every node
             return score, present
         raise _Unsupported(type(q).__name__)
 

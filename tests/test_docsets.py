@@ -158,6 +158,30 @@ def test_facet_top_values_equal_a_full_sort(seed: int) -> None:
         assert shown.value_count == len(counts)
 
 
+@pytest.mark.parametrize("field", ["source", "section", "language", "author"])
+@pytest.mark.parametrize("text", ["budget", "oil -price", ""])
+def test_facets_from_top_counts_equal_facets_from_every_count(
+        pool: SearcherPool, field: str, text: str) -> None:
+    """A search counts each facet with `top_counts` (only the values that can be shown,
+    plus the selected ones): the facet built is the one built from every count."""
+    from search.facets import build_facet, count_column, count_terms, top_counts
+
+    count = count_terms if field == "author" else count_column
+    with pool.searcher() as (s, _):
+        r = s.reader()
+        docs = docsets.query_docs(s, parse_in(s, text).query)
+        every = count(r, field, docs)
+        for limit in (0, 1, 2, 3, 100):
+            for selected in ((), tuple(sorted(every)[-1:]), ("not-a-value",)):
+                counts, counted = top_counts(r, field, docs, limit=limit, selected=selected,
+                                             terms=field == "author")
+                assert counted == len(every)
+                assert all(every[v] == n for v, n in counts.items())
+                want = build_facet(field, every, set(selected), limit=limit)
+                assert build_facet(field, counts, set(selected), limit=limit,
+                                   value_count=counted) == want
+
+
 @pytest.mark.parametrize("every", [1, 3, 25, 1000])  # many documents, then few, then none
 def test_author_counts_equal_a_brute_force_count(tmp_path_factory: pytest.TempPathFactory,
                                                  every: int) -> None:
