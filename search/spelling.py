@@ -13,11 +13,14 @@ when the corrected query finds clearly more articles.
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable
 
+import numpy as np
+from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
-from whoosh.support.levenshtein import distance as levenshtein
 
 from search.analysis import fold, iter_tokens, term_for
 from search.models import Suggestion
@@ -80,21 +83,108 @@ def edits1(word: str) -> set[str]:
     }
 
 
+class _Words:
+    """The body field's terms sharing a first character, their code points in one array.
+
+    Read once per reader and first character (`_words`): Whoosh's prefix walk
+    merges every segment's term table in Python, ~40 ms for one letter of a
+    57k-article index, and a misspelled word needed it on every search.
+    """
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.known = frozenset(words)
+        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        self.starts = np.cumsum(self.lengths) - self.lengths
+        self.flat = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+
+    def matrix(self, rows: np.ndarray) -> np.ndarray:
+        """Return the code points of words `rows`, one row each, -1 past each end."""
+        lengths = self.lengths[rows]
+        out = np.full((len(rows), int(lengths.max(initial=0))), -1, dtype=np.int64)
+        where = np.arange(out.shape[1]) < lengths[:, None]
+        out[where] = self.flat[(self.starts[rows][:, None] + np.arange(out.shape[1]))[where]]
+        return out
+
+
+_WORDS: weakref.WeakKeyDictionary[IndexReader, dict[str, _Words]] = weakref.WeakKeyDictionary()
+_WORDS_LOCK = threading.Lock()
+
+
+def _words(searcher: Searcher, first: str) -> _Words:
+    """Return the body terms starting with `first`, read once per reader."""
+    reader = searcher.reader()
+    with _WORDS_LOCK:
+        found = _WORDS.setdefault(reader, {}).get(first)
+    if found is None:
+        field = searcher.schema[FIELD]
+        found = _Words([field.from_bytes(b) for b in reader.expand_prefix(FIELD, first)])
+        with _WORDS_LOCK:
+            _WORDS.setdefault(reader, {})[first] = found
+    return found
+
+
+def _read_words(searcher: Searcher) -> dict[str, _Words]:
+    """Return the first letters whose terms this reader has read so far (a copy)."""
+    with _WORDS_LOCK:
+        return dict(_WORDS.get(searcher.reader(), {}))
+
+
+def _within(chars: np.ndarray, lengths: np.ndarray, target: str, limit: int) -> np.ndarray:
+    """Return, for each padded word (rows of `chars`, -1 past each end), whether
+    Whoosh's `damerau_levenshtein(word, target, limit) <= limit`: its restricted
+    (optimal string alignment) distance, including its early stop once a whole row
+    of the table exceeds the limit, computed for all the words at once.
+
+    A row of the table is the minimum of deletion, substitution and transposition
+    (all from earlier rows), then insertions: a running minimum along the row.
+    """
+    m = len(target)
+    t = np.array([ord(c) for c in target], dtype=np.int64)
+    n = len(lengths)
+    steps = np.arange(m + 1)
+    # Rows as Whoosh keeps them, with the left column last (Python's index -1).
+    two: np.ndarray | None = None
+    one = np.broadcast_to(np.r_[np.arange(1, m + 1), 0], (n, m + 1))
+    done = np.zeros(n, dtype=np.int64)
+    stopped = np.zeros(n, dtype=bool)
+    prev_ch: np.ndarray | None = None
+    for x in range(int(lengths.max(initial=0))):
+        ch = chars[:, x]
+        left = np.full(n, x + 1, dtype=np.int64)
+        shifted = np.concatenate((one[:, m:], one[:, :m - 1]), axis=1)  # one[y - 1]
+        base = np.minimum(one[:, :m] + 1, shifted + (ch[:, None] != t[None, :]))
+        if x > 0 and m > 1 and two is not None and prev_ch is not None:
+            swap = ((ch[:, None] == t[None, :-1]) & (prev_ch[:, None] == t[None, 1:])
+                    & (ch[:, None] != t[None, 1:]))
+            back = np.concatenate((two[:, m:], two[:, :m - 2]), axis=1) + 1  # two[y - 2] + 1
+            base[:, 1:] = np.where(swap, np.minimum(base[:, 1:], back), base[:, 1:])
+        # Insertions: row[y] = min(base[y], row[y - 1] + 1), the left column before y = 0.
+        scan = np.concatenate((left[:, None], base), axis=1) - steps
+        row = np.minimum.accumulate(scan, axis=1) + steps
+        this = np.concatenate((row[:, 1:], left[:, None]), axis=1)
+        if x > limit:
+            stopped |= (lengths > x) & ~stopped & (this.min(axis=1) > limit)
+        last = lengths == x + 1
+        done[last] = this[last, m - 1]
+        two, one, prev_ch = one, this, ch
+    return ~stopped & (done <= limit)
+
+
 def _terms_within(searcher: Searcher, stem: str, maxdist: int) -> list[str]:
     """`IndexReader.terms_within(FIELD, stem, maxdist, prefix=1)` (what a reader of several
-    segments runs), the same terms, with words whose length alone puts them too far
-    skipped before the edit distance, which Whoosh computes in Python for every term
-    sharing the first letter. A one-segment reader's own `terms_within` (an automaton
-    without transpositions) no longer gives a different answer."""
-    reader = searcher.reader()
-    field = searcher.schema[FIELD]
-    size = len(stem)
-    out = []
-    for btext in reader.expand_prefix(FIELD, stem[:1]):
-        word = field.from_bytes(btext)
-        if abs(len(word) - size) <= maxdist and levenshtein(word, stem, limit=maxdist) <= maxdist:
-            out.append(word)
-    return out
+    segments runs): the same terms, from the cached terms of the stem's first letter
+    (`_words`) of a length near enough, their edit distances computed together. A
+    one-segment reader's own `terms_within` (an automaton without transpositions) no
+    longer gives a different answer."""
+    if not stem:
+        return []
+    words = _words(searcher, stem[:1])
+    near = np.flatnonzero(np.abs(words.lengths - len(stem)) <= maxdist)
+    if not len(near):
+        return []
+    keep = _within(words.matrix(near), words.lengths[near], stem, maxdist)
+    return [words.words[i] for i in near[keep].tolist()]
 
 
 def correct(searcher: Searcher, word: str) -> tuple[str, tuple[str, ...]] | None:
@@ -110,12 +200,18 @@ def correct(searcher: Searcher, word: str) -> tuple[str, tuple[str, ...]] | None
         return None
     freq = _doc_freq(searcher, stem)
     floor = max(3, 5 * freq)
+    _words(searcher, stem[:1])  # most words one edit away start as the stem does
     ranked: dict[str, tuple[int, int]] = {}  # stem -> (edits, -articles)
     written: dict[str, set[str]] = {}
+
+    read = _read_words(searcher)  # first letters already read: their terms are known
 
     def consider(dist: int, cand_stem: str) -> bool:
         if cand_stem == stem:
             return False
+        words = read.get(cand_stem[:1])
+        if words is not None and cand_stem not in words.known:
+            return False  # not in the index: no need to look its frequency up
         cand_freq = _doc_freq(searcher, cand_stem)
         if cand_freq < floor:
             return False

@@ -94,3 +94,48 @@ def test_terms_within_equals_whoosh(pool: SearcherPool) -> None:
                 expected = sorted(IndexReader.terms_within(s.reader(), FIELD, stem, maxdist,
                                                            prefix=1))
                 assert sorted(_terms_within(s, stem, maxdist)) == expected, (stem, maxdist)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_distances_computed_together_equal_whoosh(seed: int) -> None:
+    """`_within` decides `damerau_levenshtein(word, target, limit) <= limit` for many
+    words at once: the same answer as Whoosh's, early stop included, on words near
+    and far (transpositions, repeats, other scripts, lengths from 1 to 12)."""
+    import random
+
+    import numpy as np
+    from whoosh.support.levenshtein import damerau_levenshtein
+
+    from search.spelling import _within, _Words
+
+    rng = random.Random(seed)
+    alphabet = "abcab" if seed % 2 else "abcdeاب"
+
+    def mutate(w: str) -> str:
+        for _ in range(rng.randint(0, 3)):
+            i = rng.randrange(len(w) + 1)
+            op = rng.randrange(4)
+            if op == 0 and i < len(w):
+                w = w[:i] + w[i + 1:]
+            elif op == 1 and i + 1 < len(w):
+                w = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+            elif op == 2:
+                w = w[:i] + rng.choice(alphabet) + w[i:]
+            elif i < len(w):
+                w = w[:i] + rng.choice(alphabet) + w[i + 1:]
+        return w or rng.choice(alphabet)
+
+    for _ in range(40):
+        target = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10)))
+        words = sorted({mutate(target) for _ in range(60)}
+                       | {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+                          for _ in range(20)})
+        table = _Words(words)
+        for limit in (1, 2):
+            rows = np.arange(len(words))
+            got = _within(table.matrix(rows), table.lengths, target, limit).tolist()
+            want = [damerau_levenshtein(w, target, limit) <= limit for w in words]
+            assert got == want, (target, limit)
+            some = rows[::3]
+            assert [[chr(c) for c in r if c >= 0] for r in table.matrix(some).tolist()] == \
+                [list(words[i]) for i in some]
