@@ -7,6 +7,7 @@ import re
 
 import pytest
 from bs4 import BeautifulSoup
+from flask import Flask
 from flask.testing import FlaskClient
 
 from search.models import Article
@@ -265,3 +266,53 @@ def test_pages_have_landmarks_labels_and_no_inline_code(client: FlaskClient, url
                                  "/search?from=0001-01-01&to=9999-12-31", "/search?to=9999-12-31&q=budget"])
 def test_extreme_dates_are_served_not_crashed(client: FlaskClient, url: str) -> None:
     assert soup_of(client, url).select_one("#result-count")
+
+
+@pytest.mark.parametrize("query", [
+    "q=oil", "q=oil+price&source=Reuters&source=AP&page=3", "q=%22a+b%22&year=2024&month=2024-03",
+    "source=A%26B&q=caf%C3%A9&more=source&author_prefix=jo&page=2&sort=newest",
+    "q=x&unknown=1&from=2024-01-01&to=2024-02-01&language=en&q=y", "",
+])
+def test_links_are_the_urls_url_for_builds(app: Flask, query: str) -> None:
+    """Page links skip `url_for` per link (the path is built once, the query string
+    encoded as Werkzeug encodes it): the same URLs as building each with `url_for`."""
+    from flask import request, url_for
+    from werkzeug.datastructures import MultiDict
+
+    from web.pages import SEARCH_PARAMS, search_url, toggle_url
+
+    def slow(remove: tuple[str, ...] = (), keep_page: bool = False, **changes: object) -> str:
+        args = MultiDict([(k, v) for k, v in request.args.items(multi=True)
+                          if k in SEARCH_PARAMS and v])
+        for name in remove:
+            args.poplist(name)
+        if not keep_page and "page" not in changes:
+            args.poplist("page")
+        for name, value in changes.items():
+            args.poplist(name)
+            if value is None:
+                continue
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                args.add(name, str(v))
+        return url_for("pages.search", **args.to_dict(flat=False))
+
+    with app.test_request_context(f"/search?{query}"):
+        cases: list[tuple[tuple[str, ...], bool, dict[str, object]]] = [
+            ((), False, {}), ((), True, {}), (("q",), False, {}), (("source", "x"), True, {}),
+            ((), False, {"page": 4}), ((), True, {"sort": "oldest"}),
+            ((), False, {"source": ["Reuters", "Zeit Online"]}), ((), False, {"source": []}),
+            ((), False, {"year": None, "month": None, "from": "2024-01-01", "to": "2024-01-31"}),
+            ((), True, {"more": ["source", "author"]}), ((), False, {"q": "ä & b/c?d"}),
+        ]
+        for remove, keep_page, changes in cases:
+            assert search_url(remove, keep_page, **changes) == slow(remove, keep_page, **changes)
+        for name, value in [("source", "Reuters"), ("source", "AP"), ("year", "2024"),
+                            ("month", "2024-03"), ("language", "en"), ("author", "Jo Bloggs")]:
+            current = request.args.getlist(name)
+            want = {name: [v for v in current if v != value] or None} if value in current \
+                else {name: [*current, value]}
+            if name == "year":
+                want = {"year": None if value in current else value, "month": None}
+            if name == "month":
+                want = {"month": None if value in current else value}
+            assert toggle_url(name, value) == slow(**want)
