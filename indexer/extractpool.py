@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 
 from indexer.extract import ExtractionError, Skipped, detect_kind, extract, extract_lines
-from indexer.pipeline import _die_with_parent
+from indexer.pipeline import _start_child
 from indexer.sources import LineSource, SourceFile, open_source
 from search.models import Article
 
@@ -72,12 +72,6 @@ def processes(pages: int, with_records: bool) -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def _start(parent: int) -> None:
-    """A pool process's first step: die with the job, even one killed while this started."""
-    if not _die_with_parent(parent):
-        os._exit(0)
 
 
 def source_items(src: SourceFile | LineSource) -> Iterator[Article | Skipped]:
@@ -179,7 +173,7 @@ class ExtractAhead:
         self._closed = False
         self.peak_held = 0  # the most characters held at once (tests, benchmarks)
         ctx = multiprocessing.get_context("spawn")  # as indexer/pipeline.py: no inherited lock
-        self._pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_start,
+        self._pool = ProcessPoolExecutor(processes, mp_context=ctx, initializer=_start_child,
                                          initargs=(os.getpid(),))
         self._feeder = threading.Thread(target=self._feed, name="dateline-extract-feeder",
                                         daemon=True)

@@ -152,6 +152,12 @@ def _die_with_parent(parent: int | None = None) -> bool:
     return parent is None or os.getppid() == parent
 
 
+def _start_child(parent: int) -> None:
+    """A pool process's first step: die with the job, even one killed while this started."""
+    if not _die_with_parent(parent):
+        os._exit(0)
+
+
 def _lower_priority(nice: int) -> None:
     """Run below the job and its page extraction (`os.nice`; a no-op where unsupported).
 

@@ -44,7 +44,7 @@ from indexer.catalog import article_digest
 from indexer.decoding import decode_bytes, has_binary_marks
 from indexer.extract import MAX_BYTES, ExtractionError, Skipped, extract
 from indexer.partition import Partition, Piece
-from indexer.pipeline import _die_with_parent
+from indexer.pipeline import _start_child
 from indexer.segwriter import TermPoolWriter
 from indexer.sources import SourceFile, read_source
 from search.fingerprint import Fingerprint, Scheme, fingerprint
@@ -193,7 +193,8 @@ def _write_in_processes(dirs: list[str], runs: list[list[Article]], limit_mb: in
         )
     # spawn, not fork: a forked child of a Dask worker inherits its threads' locks.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(runs) - 1, mp_context=ctx, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(len(runs) - 1, mp_context=ctx, initializer=_start_child,
+                             initargs=(os.getpid(),)) as pool:
         children = [
             pool.submit(_write_index, d, r, limit_mb)
             for d, r in zip(dirs[1:], runs[1:], strict=True)
