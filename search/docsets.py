@@ -656,21 +656,28 @@ def union(parts: Iterable[Set[int]]) -> Set[int]:
     return frozenset().union(*sets)
 
 
+def in_sorted(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Return, for each of `values`, whether it is in `keys` (sorted): a binary search each."""
+    if not len(keys):
+        return np.zeros(len(values), dtype=bool)
+    return keys[np.minimum(np.searchsorted(keys, values), len(keys) - 1)] == values
+
+
+def expand_runs(lo: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Return the positions lo[i], lo[i] + 1, ... (runs[i] of them) for every i, in order."""
+    ends = np.cumsum(runs)
+    return np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends) else 0)
+
+
 def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the numbers in both sorted arrays: the smaller one looked up in the larger."""
     small, big = (a, b) if len(a) <= len(b) else (b, a)
-    if not len(small):
-        return small
-    at = np.minimum(np.searchsorted(big, small), len(big) - 1)
-    return small[big[at] == small]
+    return small[in_sorted(big, small)]
 
 
 def _without(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the numbers of sorted array `a` not in sorted array `b`."""
-    if not len(a) or not len(b):
-        return a
-    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
-    return a[b[at] != a]
+    return a[~in_sorted(b, a)] if len(b) else a
 
 
 _LAST = threading.local()  # this thread's last doc set as an array, reused by the next count

@@ -25,7 +25,7 @@ import numpy as np
 from whoosh.reading import IndexReader
 
 from search.analysis import fold
-from search.docsets import doc_array
+from search.docsets import doc_array, expand_runs
 from search.models import Facet, FacetValue
 
 LANGUAGE_NAMES = {
@@ -187,10 +187,7 @@ def _terms_per_code(reader: IndexReader, field: str, arr: np.ndarray
     pair_docs, pair_codes, terms = _term_pairs(reader, field)
     if len(arr) * 8 <= len(pair_docs):  # few documents: their runs of pairs, found by search
         lo = np.searchsorted(pair_docs, arr, side="left")
-        runs = np.searchsorted(pair_docs, arr, side="right") - lo
-        ends = np.cumsum(runs)
-        picked = np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends)
-                                                                   else 0)
+        picked = expand_runs(lo, np.searchsorted(pair_docs, arr, side="right") - lo)
         per_code = np.bincount(pair_codes[picked], minlength=len(terms))
     else:
         wanted = np.zeros(reader.doc_count_all(), dtype=bool)

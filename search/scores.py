@@ -123,10 +123,7 @@ class _Scorer:
         keys = self.slots
         if keys is None or not len(ids):
             return (ids, *columns)
-        if not len(keys):
-            return (ids[:0], *(c[:0] for c in columns))
-        at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
-        keep = keys[at] == ids
+        keep = docsets.in_sorted(keys, ids)
         return (ids[keep], *(c[keep] for c in columns))
 
     def mark(self, flags: np.ndarray, docs: np.ndarray, value: bool) -> None:

@@ -143,12 +143,8 @@ class StoryMap:
         if start is None:  # one value or none per version: code_of is by version (-1: none)
             cols = column[code_of[found]]
         else:  # a version's values are rows start[i]:start[i + 1]
-            lo = start[found]
-            runs = start[found + 1] - lo
-            ends = np.cumsum(runs)
-            rows = np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends)
-                                                                   else 0)
-            cols = column[code_of[rows]]
+            runs = start[found + 1] - start[found]
+            cols = column[code_of[docsets.expand_runs(start[found], runs)]]
             stories = np.repeat(stories, runs)
         keep = cols >= 0
         stories, cols = stories[keep], cols[keep]
@@ -191,9 +187,9 @@ class StoryMap:
         """Return the document numbers of every version of a larger story, sorted, and
         each one's story."""
         if self._version_docs is None:
-            docs = sorted(self._of_doc)
-            self._version_docs = (np.array(docs, dtype=np.int64),
-                                  np.array([self._of_doc[d][0] for d in docs], dtype=np.int64))
+            story_of, _rank = self._arrays()
+            docs = np.flatnonzero(story_of >= 0)
+            self._version_docs = (docs, story_of[docs])
         return self._version_docs
 
     def _table(self, reader: IndexReader, field: str
