@@ -316,3 +316,21 @@ def test_links_are_the_urls_url_for_builds(app: Flask, query: str) -> None:
             if name == "month":
                 want = {"month": None if value in current else value}
             assert toggle_url(name, value) == slow(**want)
+
+
+@pytest.mark.parametrize("script_root", ["", "/dateline"])
+def test_hit_links_are_the_urls_url_for_builds(app: Flask, script_root: str) -> None:
+    """A results page links each hit without `url_for`: the same URLs, for ids and
+    queries with characters a path or query string must escape, under a script root."""
+    from flask import url_for
+
+    from web.pages import article_url, story_url
+
+    ids = ["reuters-1", "a/b c", "ü?#%&=+;", "x y+z", "دبي-1", "!$&'()*+,/:;=@~"]
+    queries = [None, "", "oil", "ä & b/c?d", '"mln dlrs" -x', "a+b=c#d"]
+    with app.test_request_context("/search?q=oil", base_url=f"http://localhost{script_root}"):
+        for i in ids:
+            assert story_url(i) == url_for("pages.story", story_id=i)
+            for q in queries:
+                assert article_url(i, q) == url_for("pages.article", article_id=i, q=q or None)
+            assert article_url(i).startswith(f"{script_root}/article/")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, quote_plus
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -43,22 +43,24 @@ SEARCH_PARAMS = ("q", "source", "section", "language", "author", "year", "month"
 
 
 URL_SAFE = "!$'()*,/:;?@"  # what Werkzeug's url_for leaves unescaped in a query string
+PATH_SAFE = "!$&'()*+,/:;=@"  # ... and in a path variable (its converters' `to_url`)
 
 
-def _args() -> dict[str, list[str]]:
-    """Return this request's search parameters, {name: values} in first-seen order (a copy).
+def _args() -> dict[str, tuple[str, ...]]:
+    """Return this request's search parameters, {name: values} in first-seen order.
 
     Read from the query string once per request: a results page builds a link
-    for every facet value, page and sort.
+    for every facet value, page and sort. Values are tuples, so callers may change
+    a copy of the dict without touching the request's.
     """
-    found: dict[str, list[str]] | None = g.get("search_args")
+    found: dict[str, tuple[str, ...]] | None = g.get("search_args")
     if found is None:
-        found = {}
+        lists: dict[str, list[str]] = {}
         for k, v in request.args.items(multi=True):
             if k in SEARCH_PARAMS and v:
-                found.setdefault(k, []).append(v)
-        g.search_args = found
-    return {k: list(v) for k, v in found.items()}
+                lists.setdefault(k, []).append(v)
+        found = g.search_args = {k: tuple(v) for k, v in lists.items()}
+    return found
 
 
 def search_url(remove: tuple[str, ...] = (), keep_page: bool = False, **changes: Any) -> str:
@@ -69,7 +71,7 @@ def search_url(remove: tuple[str, ...] = (), keep_page: bool = False, **changes:
     encoded as `url_for` encodes it (Werkzeug's safe characters), the path built
     once per request: `url_for` itself costs ~25 us, and a page has ~60 links.
     """
-    args = _args()
+    args = dict(_args())
     for name in remove:
         args.pop(name, None)
     if not keep_page and "page" not in changes:
@@ -78,28 +80,71 @@ def search_url(remove: tuple[str, ...] = (), keep_page: bool = False, **changes:
         args.pop(name, None)
         if value is None:
             continue
-        values = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        values = tuple(str(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
         if values:
             args[name] = values
     base: str | None = g.get("search_path")
     if base is None:
         base = g.search_path = url_for("pages.search")
-    items = [(k, v) for k, values in args.items() for v in values]
-    return f"{base}?{urlencode(items, safe=URL_SAFE)}" if items else base
+    if not args:
+        return base
+    quoted = _quoted()
+    return base + "?" + "&".join(
+        f"{quoted[k]}={quoted[v]}" for k, values in args.items() for v in values)
+
+
+class _Quoted(dict[str, str]):
+    """A parameter name or value -> its query-string form, as `urlencode` writes it with
+    Werkzeug's safe characters; each string quoted once per request (a page's links repeat
+    the same few names and values, and quoting was most of building them)."""
+
+    def __missing__(self, text: str) -> str:
+        found = self[text] = quote_plus(text, safe=URL_SAFE)
+        return found
+
+
+def _quoted() -> _Quoted:
+    found: _Quoted | None = g.get("url_quoted")
+    if found is None:
+        found = g.url_quoted = _Quoted()
+    return found
+
+
+def _under(endpoint: str, variable: str) -> str:
+    """Return an endpoint's path up to its one trailing path variable (once per request)."""
+    key = f"path_{endpoint}"
+    found: str | None = g.get(key)
+    if found is None:
+        placeholder: dict[str, Any] = {variable: "_"}
+        found = url_for(endpoint, **placeholder)[:-1]
+        setattr(g, key, found)
+    return found
+
+
+def article_url(article_id: str, q: str | None = None) -> str:
+    """`url_for("pages.article", article_id=..., q=q or None)` at a fraction of its cost
+    (a results page links every hit)."""
+    path = _under("pages.article", "article_id") + quote(article_id, safe=PATH_SAFE)
+    return f"{path}?q={_quoted()[q]}" if q else path
+
+
+def story_url(story_id: str) -> str:
+    """`url_for("pages.story", story_id=...)`, as `article_url`."""
+    return _under("pages.story", "story_id") + quote(story_id, safe=PATH_SAFE)
 
 
 def toggle_url(name: str, value: str) -> str:
     """Return the URL that adds `value` to facet `name`, or removes it if selected."""
-    current = _args().get(name, [])
+    current = list(_args().get(name, ()))
     if value in current:
         current.remove(value)
     else:
         current.append(value)
     changes: dict[str, Any] = {name: current or None}
     if name == "year":
-        changes = {"year": value if value not in _args().get("year", []) else None, "month": None}
+        changes = {"year": value if value not in _args().get("year", ()) else None, "month": None}
     if name == "month":
-        changes = {"month": value if value not in _args().get("month", []) else None}
+        changes = {"month": value if value not in _args().get("month", ()) else None}
     return search_url(**changes)
 
 
@@ -141,6 +186,8 @@ def helpers() -> dict[str, Any]:
     return {
         "search_url": search_url,
         "toggle_url": toggle_url,
+        "article_url": article_url,
+        "story_url": story_url,
         "bucket_label": bucket_label,
         "bucket_text": bucket_text,
         "bar_url": bar_url,
