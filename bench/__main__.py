@@ -421,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
                 connections=args.web_connections,
                 endpoints=[e for e in args.web_endpoints.split(",") if e],
                 log=log,
+                baseline_db=fts5_db if (fts5_db := last_index.parent / "fts5.sqlite").is_file()
+                else None,
             )
             result["web"]["index"] = served
         if args.profile:

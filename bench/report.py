@@ -290,6 +290,15 @@ def table(result: dict[str, Any]) -> str:
             f"{d['socket_errors']}, server peak RSS sum {d['server_tree_rss_peak_mb']:,.0f} MB"
             f" (PSS {d.get('server_tree_pss_peak_mb', 0):,.0f} MB)"
         )
+    base = web.get("baseline") or {}
+    for endpoint, d in (base.get("endpoints") or {}).items():
+        ratio = (base.get("ratios") or {}).get(endpoint) or {}
+        lines.append(
+            f"web {endpoint}, FTS5 baseline (bench.fts5_web, same server and load): "
+            f"{d['rps']:,.0f} req/s, p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms, "
+            f"non-2xx {d['non2xx']}; Dateline / FTS5: req/s {_fmt(ratio.get('rps'), 2)}x, "
+            f"p99 {_fmt(ratio.get('p99_ms'), 2)}x"
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -6,6 +6,10 @@ log on) against the benchmark's largest index, bound to a free loopback port. `w
 through the benchmark's query URLs; latency percentiles, requests/s and non-2xx
 responses come from the script's `done` hook. Without `wrk` the part is skipped and the
 report says why. Only 127.0.0.1 is ever contacted.
+
+The same server settings and load then serve the run's SQLite FTS5 database through
+`bench.fts5_web` (the baseline's search as a JSON endpoint in Flask), so requests per
+second also come as a ratio to a baseline measured minutes apart on the same machine.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench import fts5_web
 from bench import wrk as wrk_tool
 from bench.proc import TreeSampler
 from bench.queries import BenchQuery
@@ -139,62 +145,95 @@ def run(
     connections: int,
     endpoints: list[str],
     log: Path,
+    baseline_db: Path | None = None,
 ) -> dict[str, Any]:
-    """Serve `index_dir` with gunicorn and load it; a dict with results or `skipped`."""
+    """Serve `index_dir` with gunicorn and load it; a dict with results or `skipped`.
+
+    With `baseline_db` (the run's FTS5 database), the FTS5 baseline app
+    (`bench.fts5_web`) is then served and loaded the same way at `/api/search`, and
+    `baseline.ratios` gives Dateline's figures over its.
+    """
     wrk = shutil.which("wrk")
     if wrk is None:
         return {"skipped": "wrk not installed (Debian: apt-get install wrk)"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
         return {"skipped": f"gunicorn not found beside {sys.executable}"}
-    port = _free_port()
-    env = dict(os.environ, DATELINE_INDEX_DIR=str(index_dir))
-    argv = [
-        str(gunicorn),
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--bind",
-        f"{HOST}:{port}",
-        "--access-logfile",
-        "-",
-        "web:create_app()",
-    ]
+    load = {"tool": "wrk", "connections": connections, "threads": 2, "seconds": seconds,
+            "warmup_s": warmup_s}
+    serve = Serve(gunicorn=gunicorn, wrk=wrk, repo=repo, work=work, workers=workers,
+                  threads=threads, seconds=seconds, warmup_s=warmup_s,
+                  connections=connections, log=log)
     result: dict[str, Any] = {
-        "server": {"argv": " ".join(argv[1:]), "workers": workers, "threads": threads},
-        "load": {
-            "tool": "wrk",
-            "connections": connections,
-            "threads": 2,
-            "seconds": seconds,
-            "warmup_s": warmup_s,
-        },
-        "endpoints": {},
+        **serve.load("web:create_app()", {"DATELINE_INDEX_DIR": str(index_dir)}, queries,
+                     endpoints, "dateline"),
+        "load": load,
     }
-    with open(log, "ab") as logf:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=logf)
-        try:
-            base = f"http://{HOST}:{port}"
-            _wait_ready(f"{base}/api/health", proc)
-            result["server"]["ready_s"] = time.perf_counter() - t0
-            for endpoint in endpoints:
-                paths = paths_for(queries, endpoint)
-                script = work / f"wrk-{endpoint.strip('/').replace('/', '-')}.lua"
-                script.write_text(lua_script(paths), encoding="utf-8")
-                if warmup_s:
-                    _wrk(wrk, base, script, warmup_s, 2, connections)
-                with TreeSampler(proc.pid) as sampler:
-                    data = _wrk(wrk, base, script, seconds, 2, connections)
-                data["server_tree_rss_peak_mb"] = (sampler.peak or 0) / 2**20
-                data["server_tree_pss_peak_mb"] = (sampler.peak_pss or 0) / 2**20
-                result["endpoints"][endpoint] = data
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    if baseline_db is not None and "/api/search" in endpoints:
+        base = serve.load("bench.fts5_web:create_app()", {fts5_web.DB_ENV: str(baseline_db)},
+                          queries, ["/api/search"], "fts5")
+        ours, theirs = result["endpoints"]["/api/search"], base["endpoints"]["/api/search"]
+        base["ratios"] = {"/api/search": {
+            "rps": ours["rps"] / theirs["rps"] if theirs["rps"] else None,
+            "p50_ms": ours["p50_ms"] / theirs["p50_ms"] if theirs["p50_ms"] else None,
+            "p99_ms": ours["p99_ms"] / theirs["p99_ms"] if theirs["p99_ms"] else None,
+        }}
+        result["baseline"] = {"engine": "fts5", **base}
     return result
+
+
+@dataclass(frozen=True)
+class Serve:
+    """How each app is served and loaded: the same server settings and load for both."""
+
+    gunicorn: Path
+    wrk: str
+    repo: Path
+    work: Path
+    workers: int
+    threads: int
+    seconds: int
+    warmup_s: int
+    connections: int
+    log: Path
+
+    def load(self, app: str, env_extra: dict[str, str], queries: list[BenchQuery],
+             endpoints: list[str], tag: str) -> dict[str, Any]:
+        """Start gunicorn on `app`, load each endpoint in turn, stop it; return the figures."""
+        port = _free_port()
+        env = dict(os.environ, **env_extra)
+        argv = [str(self.gunicorn), "--workers", str(self.workers), "--threads",
+                str(self.threads), "--bind", f"{HOST}:{port}", "--access-logfile", "-", app]
+        result: dict[str, Any] = {
+            "server": {"argv": " ".join(argv[1:]), "workers": self.workers,
+                       "threads": self.threads},
+            "endpoints": {},
+        }
+        with open(self.log, "ab") as logf:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(argv, cwd=self.repo, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=logf)
+            try:
+                base = f"http://{HOST}:{port}"
+                _wait_ready(f"{base}/api/health", proc)
+                result["server"]["ready_s"] = time.perf_counter() - t0
+                for endpoint in endpoints:
+                    paths = paths_for(queries, endpoint)
+                    name = endpoint.strip("/").replace("/", "-")
+                    script = self.work / f"wrk-{tag}-{name}.lua"
+                    script.write_text(lua_script(paths), encoding="utf-8")
+                    if self.warmup_s:
+                        _wrk(self.wrk, base, script, self.warmup_s, 2, self.connections)
+                    with TreeSampler(proc.pid) as sampler:
+                        data = _wrk(self.wrk, base, script, self.seconds, 2, self.connections)
+                    data["server_tree_rss_peak_mb"] = (sampler.peak or 0) / 2**20
+                    data["server_tree_pss_peak_mb"] = (sampler.peak_pss or 0) / 2**20
+                    result["endpoints"][endpoint] = data
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        return result
