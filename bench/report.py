@@ -291,6 +291,8 @@ def table(result: dict[str, Any]) -> str:
             f" (PSS {d.get('server_tree_pss_peak_mb', 0):,.0f} MB)"
         )
     base = web.get("baseline") or {}
+    if "error" in base:
+        lines.append(f"web FTS5 baseline: failed ({base['error']})")
     for endpoint, d in (base.get("endpoints") or {}).items():
         ratio = (base.get("ratios") or {}).get(endpoint) or {}
         lines.append(

@@ -170,8 +170,12 @@ def run(
         "load": load,
     }
     if baseline_db is not None and "/api/search" in endpoints:
-        base = serve.load("bench.fts5_web:create_app()", {fts5_web.DB_ENV: str(baseline_db)},
-                          queries, ["/api/search"], "fts5")
+        try:
+            base = serve.load("bench.fts5_web:create_app()", {fts5_web.DB_ENV: str(baseline_db)},
+                              queries, ["/api/search"], "fts5")
+        except (RuntimeError, OSError) as e:  # reported; Dateline's figures are kept
+            result["baseline"] = {"engine": "fts5", "error": f"{type(e).__name__}: {e}"}
+            return result
         ours, theirs = result["endpoints"]["/api/search"], base["endpoints"]["/api/search"]
         base["ratios"] = {"/api/search": {
             "rps": ours["rps"] / theirs["rps"] if theirs["rps"] else None,

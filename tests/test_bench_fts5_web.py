@@ -110,3 +110,20 @@ def test_the_web_part_serves_both_apps_under_the_same_load(
     assert ours["non2xx"] == 0 and base["non2xx"] == 0
     assert got["baseline"]["server"]["argv"].endswith("bench.fts5_web:create_app()")
     assert got["baseline"]["ratios"]["/api/search"]["rps"] == pytest.approx(ours["rps"] / base["rps"])
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_a_baseline_that_fails_to_serve_keeps_the_dateline_figures(
+    corpus: tuple[Path, list[Article]], tmp_path: Path
+) -> None:
+    db, articles = corpus
+    if not Path(sys.executable).with_name("gunicorn").exists():
+        pytest.skip("gunicorn is not installed beside this Python")
+    index = build_index(tmp_path / "ix", articles[:50]).root
+    queries = draw(pool_from_articles(articles[:50]), 5, seed=2)
+    got = bench_web.run(index, queries, repo=Path(__file__).resolve().parent.parent,
+                        work=tmp_path, seconds=1, warmup_s=0, workers=1, threads=1,
+                        connections=2, endpoints=["/api/search"], log=tmp_path / "log",
+                        baseline_db=tmp_path / "missing.sqlite")
+    assert got["endpoints"]["/api/search"]["requests"] > 0
+    assert "gunicorn exited" in got["baseline"]["error"]
