@@ -116,7 +116,7 @@ def test_the_web_part_serves_both_apps_under_the_same_load(
 def test_a_baseline_that_fails_to_serve_keeps_the_dateline_figures(
     corpus: tuple[Path, list[Article]], tmp_path: Path
 ) -> None:
-    db, articles = corpus
+    articles = corpus[1]
     if not Path(sys.executable).with_name("gunicorn").exists():
         pytest.skip("gunicorn is not installed beside this Python")
     index = build_index(tmp_path / "ix", articles[:50]).root
