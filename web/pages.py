@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
@@ -42,25 +43,37 @@ SEARCH_PARAMS = ("q", "source", "section", "language", "author", "year", "month"
                  "sort", "page", "page_size", "timeline", "more", "collapse", "lang", *PREFIX_PARAMS)
 
 
+T = TypeVar("T")
+
 URL_SAFE = "!$'()*,/:;?@"  # what Werkzeug's url_for leaves unescaped in a query string
 PATH_SAFE = "!$&'()*+,/:;=@"  # ... and in a path variable (its converters' `to_url`)
+
+
+def _per_request(key: str, make: Callable[[], T]) -> T:
+    """Return `make()`, made once per request and kept on `g` under `key`: a results page
+    builds a link for every facet value, page and sort from the same few pieces."""
+    found: T | None = g.get(key)
+    if found is None:
+        found = make()
+        setattr(g, key, found)
+    return found
 
 
 def _args() -> dict[str, tuple[str, ...]]:
     """Return this request's search parameters, {name: values} in first-seen order.
 
-    Read from the query string once per request: a results page builds a link
-    for every facet value, page and sort. Values are tuples, so callers may change
-    a copy of the dict without touching the request's.
+    Read from the query string once per request. Values are tuples, so callers may
+    change a copy of the dict without touching the request's.
     """
-    found: dict[str, tuple[str, ...]] | None = g.get("search_args")
-    if found is None:
-        lists: dict[str, list[str]] = {}
-        for k, v in request.args.items(multi=True):
-            if k in SEARCH_PARAMS and v:
-                lists.setdefault(k, []).append(v)
-        found = g.search_args = {k: tuple(v) for k, v in lists.items()}
-    return found
+    return _per_request("search_args", _read_args)
+
+
+def _read_args() -> dict[str, tuple[str, ...]]:
+    lists: dict[str, list[str]] = {}
+    for k, v in request.args.items(multi=True):
+        if k in SEARCH_PARAMS and v:
+            lists.setdefault(k, []).append(v)
+    return {k: tuple(v) for k, v in lists.items()}
 
 
 def search_url(remove: tuple[str, ...] = (), keep_page: bool = False, **changes: Any) -> str:
@@ -83,9 +96,7 @@ def search_url(remove: tuple[str, ...] = (), keep_page: bool = False, **changes:
         values = tuple(str(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
         if values:
             args[name] = values
-    base: str | None = g.get("search_path")
-    if base is None:
-        base = g.search_path = url_for("pages.search")
+    base = _per_request("search_path", lambda: url_for("pages.search"))
     if not args:
         return base
     quoted = _quoted()
@@ -104,21 +115,13 @@ class _Quoted(dict[str, str]):
 
 
 def _quoted() -> _Quoted:
-    found: _Quoted | None = g.get("url_quoted")
-    if found is None:
-        found = g.url_quoted = _Quoted()
-    return found
+    return _per_request("url_quoted", _Quoted)
 
 
 def _under(endpoint: str, variable: str) -> str:
     """Return an endpoint's path up to its one trailing path variable (once per request)."""
-    key = f"path_{endpoint}"
-    found: str | None = g.get(key)
-    if found is None:
-        placeholder: dict[str, Any] = {variable: "_"}
-        found = url_for(endpoint, **placeholder)[:-1]
-        setattr(g, key, found)
-    return found
+    placeholder: dict[str, Any] = {variable: "_"}
+    return _per_request(f"path_{endpoint}", lambda: url_for(endpoint, **placeholder)[:-1])
 
 
 def article_url(article_id: str, q: str | None = None) -> str:
