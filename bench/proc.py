@@ -76,6 +76,17 @@ def tree_rss(pid: int) -> int | None:
     return None if mem is None else mem[0]
 
 
+def stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ask a server to stop (SIGTERM: gunicorn then stops its workers); kill it when it has
+    not exited within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class TreeSampler:
     """Background thread recording the peak summed RSS of a process tree."""
 

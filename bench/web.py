@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from bench import fts5_web
 from bench import wrk as wrk_tool
-from bench.proc import TreeSampler
+from bench.proc import TreeSampler, stop
 from bench.queries import BenchQuery
 
 HOST = "127.0.0.1"
@@ -178,10 +178,7 @@ def run(
             return result
         ours, theirs = result["endpoints"]["/api/search"], base["endpoints"]["/api/search"]
         base["ratios"] = {"/api/search": {
-            "rps": ours["rps"] / theirs["rps"] if theirs["rps"] else None,
-            "p50_ms": ours["p50_ms"] / theirs["p50_ms"] if theirs["p50_ms"] else None,
-            "p99_ms": ours["p99_ms"] / theirs["p99_ms"] if theirs["p99_ms"] else None,
-        }}
+            k: ours[k] / theirs[k] if theirs[k] else None for k in ("rps", "p50_ms", "p99_ms")}}
         result["baseline"] = {"engine": "fts5", **base}
     return result
 
@@ -234,10 +231,5 @@ class Serve:
                     data["server_tree_pss_peak_mb"] = (sampler.peak_pss or 0) / 2**20
                     result["endpoints"][endpoint] = data
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc, timeout=30)
         return result
