@@ -663,12 +663,6 @@ def in_sorted(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return keys[np.minimum(np.searchsorted(keys, values), len(keys) - 1)] == values
 
 
-def expand_runs(lo: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """Return the positions lo[i], lo[i] + 1, ... (runs[i] of them) for every i, in order."""
-    ends = np.cumsum(runs)
-    return np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends) else 0)
-
-
 def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return the numbers in both sorted arrays: the smaller one looked up in the larger."""
     small, big = (a, b) if len(a) <= len(b) else (b, a)

@@ -25,7 +25,8 @@ import numpy as np
 from whoosh.reading import IndexReader
 
 from search.analysis import fold
-from search.docsets import doc_array, expand_runs
+from search.docsets import doc_array
+from search.flatpostings import expand_runs
 from search.models import Facet, FacetValue
 
 LANGUAGE_NAMES = {

@@ -197,6 +197,13 @@ def _as_ints(view: memoryview, offset: int, dtype: str, count: int) -> memoryvie
         part.cast("I") if size == 4 else part.cast("Q")
 
 
+
+def expand_runs(lo: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Return the positions lo[i], lo[i] + 1, ... (runs[i] of them) for every i, in order."""
+    ends = np.cumsum(runs)
+    return np.repeat(lo - (ends - runs), runs) + np.arange(int(ends[-1]) if len(ends) else 0)
+
+
 def same_type(docs: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Return `docs` (sorted, >= 0) in `ids`' type, past its range dropped (none of them
     can be among `ids`): searchsorted would otherwise cast `ids` whole, each time."""
@@ -292,10 +299,7 @@ class FlatPostings(KeyedRows):
         j = k[hit] + a  # the postings of `docs` that hold the term
         begin = self._pos_starts[j].astype(np.int64)
         counts = self._pos_starts[j + 1].astype(np.int64) - begin
-        total = int(counts.sum())
-        offsets = np.cumsum(counts) - counts
-        where = np.repeat(begin - offsets, counts) + np.arange(total, dtype=np.int64)
-        return np.repeat(docs[hit], counts), self._positions[where]
+        return np.repeat(docs[hit], counts), self._positions[expand_runs(begin, counts)]
 
 
 class _Absent(FlatPostings):

@@ -33,6 +33,7 @@ from search import docsets
 from search.cursor import doc_ids
 from search.errors import ArticleNotFound
 from search.facets import count_terms
+from search.flatpostings import expand_runs
 from search.models import Article, Facet, FacetValue, StoryRef
 from search.schema import from_stored
 from search.stories import StoryIndex
@@ -144,7 +145,7 @@ class StoryMap:
             cols = column[code_of[found]]
         else:  # a version's values are rows start[i]:start[i + 1]
             runs = start[found + 1] - start[found]
-            cols = column[code_of[docsets.expand_runs(start[found], runs)]]
+            cols = column[code_of[expand_runs(start[found], runs)]]
             stories = np.repeat(stories, runs)
         keep = cols >= 0
         stories, cols = stories[keep], cols[keep]
