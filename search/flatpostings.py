@@ -197,7 +197,6 @@ def _as_ints(view: memoryview, offset: int, dtype: str, count: int) -> memoryvie
         part.cast("I") if size == 4 else part.cast("Q")
 
 
-
 def expand_runs(lo: np.ndarray, runs: np.ndarray) -> np.ndarray:
     """Return the positions lo[i], lo[i] + 1, ... (runs[i] of them) for every i, in order."""
     ends = np.cumsum(runs)
