@@ -20,8 +20,9 @@ the shards into one generation:
 Publishing is the single-process job's own frame (`jobs._run`, `jobs._finish`):
 lock, last-job.json, verify, catalog, stories, manifest, atomic pointer flip.
 A partition whose task raises is retried `retries` times; one whose worker
-dies is rescheduled by Dask; if a partition still fails, the job fails, the
-half-built generation is removed and the served one is untouched.
+dies is rescheduled by Dask; if a partition still fails, the job fails: once
+its tasks still running have ended, the half-built generation is removed and
+the served one is untouched.
 
 Dask is an optional extra (`make cluster-deps`) and is imported only here,
 lazily. With `address`, workers must run this same Dateline version and see
@@ -333,7 +334,7 @@ class _Run:
         except Exception as e:  # KilledWorker, a task's own error: the CLI reports RuntimeError
             raise RuntimeError(f"a partition failed on the cluster: {type(e).__name__}: {e}") from e
         finally:
-            client.cancel(futures)  # frees the workers' memory; stops writers of a failed job
+            stop_tasks(client, futures)  # frees the workers' memory; lets no writer run on
             with suppress(Exception):
                 client.unsubscribe_topic(FAILURE_TOPIC)
                 client.unsubscribe_topic("all")
@@ -368,6 +369,46 @@ class _Run:
 
 
 FAILURE_TOPIC = "dateline-task-failed"
+STOP_TIMEOUT_S = 600.0  # longest wait for a failed job's running tasks to end
+STOP_POLL_S = 0.2
+
+
+def stop_tasks(client: Client, futures: Sequence[Any], timeout: float = STOP_TIMEOUT_S) -> None:
+    """Cancel `futures`, then wait until no worker still runs any of them.
+
+    Dask's cancel only forgets a task that is already running: it runs to its
+    end. A failed job removes its generation once this returns, and a writer
+    still adding files to the staging folder while it is removed would leave
+    part of it behind (rmtree cannot remove a directory that gains a file).
+    Past `timeout`, or when the cluster stops answering, the job goes on; the
+    next published job prunes whatever is left.
+    """
+    client.cancel(list(futures))
+    keys = {str(f.key) for f in futures}
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            running = client.run(_running_keys)
+        except Exception as e:  # noqa: BLE001 - a lost cluster runs nothing more of ours
+            log.warning("cannot ask the workers what still runs (%s); not waiting", e)
+            return
+        left = sorted(k for ks in running.values() for k in ks if k in keys)
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            log.warning("tasks %s still run after %.0f s; not waiting for them", left, timeout)
+            return
+        if not told:
+            log.info("waiting for %d running task(s) of this job to end", len(left))
+            told = True
+        time.sleep(STOP_POLL_S)
+
+
+def _running_keys(dask_worker: Any) -> list[str]:
+    """On a worker: the keys of the tasks it runs, cancelled ones included (`client.run`)."""
+    state = dask_worker.state
+    return [str(ts.key) for ts in (*state.executing, *state.long_running)]
 
 
 def _attempt(task: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

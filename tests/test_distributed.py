@@ -17,6 +17,7 @@ import itertools
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -378,6 +379,55 @@ def test_partition_that_keeps_failing_publishes_nothing(
     job = location.last_job() or {}
     assert job["job"] == "rebuild" and job["outcome"] == "failed"
     assert "test fault" in job["error"]
+
+
+def _sleeper(started: Path, done: Path, seconds: float) -> Callable[[], None]:
+    """A task (a closure, so Dask ships it by value) that marks its start and its end."""
+
+    def task() -> None:
+        started.touch()
+        time.sleep(seconds)
+        done.touch()
+
+    return task
+
+
+def _wait_for(path: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_stop_tasks_returns_once_a_running_task_has_ended(
+    cluster: tuple[Any, Path], tmp_path: Path
+) -> None:
+    """Cancel alone leaves a running task running: a failed job would discard its
+    generation while a writer still adds files to it (and rmtree leave some)."""
+    from indexer.distributed import _running_keys, stop_tasks
+
+    client, _ = cluster
+    started, done = tmp_path / "started", tmp_path / "done"
+    future = client.submit(_sleeper(started, done, 1.5), pure=False)
+    _wait_for(started)
+    stop_tasks(client, [future])
+    assert done.exists()
+    assert not any(k for ks in client.run(_running_keys).values() for k in ks)
+
+
+def test_stop_tasks_gives_up_waiting_after_its_timeout(
+    cluster: tuple[Any, Path], tmp_path: Path
+) -> None:
+    from indexer.distributed import stop_tasks
+
+    client, _ = cluster
+    started, done = tmp_path / "started", tmp_path / "done"
+    future = client.submit(_sleeper(started, done, 2.0), pure=False)
+    _wait_for(started)
+    t0 = time.monotonic()
+    stop_tasks(client, [future], timeout=0.3)
+    assert time.monotonic() - t0 < 1.5 and not done.exists()
+    _wait_for(done)  # leave the worker idle for the next test
 
 
 def test_cli_cluster_flag_builds_and_publishes(cluster: tuple[Any, Path], tmp_path: Path) -> None:
