@@ -381,12 +381,17 @@ def stop_tasks(client: Client, futures: Sequence[Any], timeout: float = STOP_TIM
     still adding files to the staging folder while it is removed would leave
     part of it behind (rmtree cannot remove a directory that gains a file).
     Past `timeout`, or when the cluster stops answering, the job goes on; the
-    next published job prunes whatever is left.
+    next published job prunes whatever is left. Nothing runs once every task
+    has finished (a job that succeeded): then there is nothing to wait for.
     """
+    pending = [f for f in futures if f.status != "finished"]
     client.cancel(list(futures))
-    keys = {str(f.key) for f in futures}
+    if not pending:
+        return
+    keys = {str(f.key) for f in pending}
     deadline = time.monotonic() + timeout
     told = False
+    idle = 0
     while True:
         try:
             running = client.run(_running_keys)
@@ -394,12 +399,15 @@ def stop_tasks(client: Client, futures: Sequence[Any], timeout: float = STOP_TIM
             log.warning("cannot ask the workers what still runs (%s); not waiting", e)
             return
         left = sorted(k for ks in running.values() for k in ks if k in keys)
-        if not left:
+        # Idle twice, a poll apart: a task that reached its worker just before the
+        # cancel did has started (and shows) by the second look.
+        idle = 0 if left else idle + 1
+        if idle >= 2:
             return
-        if time.monotonic() >= deadline:
+        if left and time.monotonic() >= deadline:
             log.warning("tasks %s still run after %.0f s; not waiting for them", left, timeout)
             return
-        if not told:
+        if left and not told:
             log.info("waiting for %d running task(s) of this job to end", len(left))
             told = True
         time.sleep(STOP_POLL_S)
