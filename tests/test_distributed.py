@@ -17,6 +17,7 @@ import itertools
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -381,22 +382,25 @@ def test_partition_that_keeps_failing_publishes_nothing(
     assert "test fault" in job["error"]
 
 
-def _sleeper(started: Path, done: Path, seconds: float) -> Callable[[], None]:
-    """A task (a closure, so Dask ships it by value) that marks its start and its end."""
+def _gated(marks: Path) -> Callable[[], None]:
+    """A task (a closure, so Dask ships it by value) that marks its start, runs until
+    `marks/release` appears, then marks its end."""
 
     def task() -> None:
-        started.touch()
-        time.sleep(seconds)
-        done.touch()
+        (marks / "started").touch()
+        deadline = time.monotonic() + 60
+        while not (marks / "release").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (marks / "done").touch()
 
     return task
 
 
-def _wait_for(path: Path, timeout: float = 30.0) -> None:
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def test_stop_tasks_returns_once_a_running_task_has_ended(
@@ -407,11 +411,15 @@ def test_stop_tasks_returns_once_a_running_task_has_ended(
     from indexer.distributed import _running_keys, stop_tasks
 
     client, _ = cluster
-    started, done = tmp_path / "started", tmp_path / "done"
-    future = client.submit(_sleeper(started, done, 1.5), pure=False)
-    _wait_for(started)
-    stop_tasks(client, [future])
-    assert done.exists()
+    future = client.submit(_gated(tmp_path), pure=False)
+    _wait_for(tmp_path / "started")
+    release = threading.Timer(0.5, (tmp_path / "release").touch)
+    release.start()
+    try:
+        stop_tasks(client, [future])
+    finally:
+        release.join()
+    assert (tmp_path / "done").exists()  # the task ended before stop_tasks returned
     assert not any(k for ks in client.run(_running_keys).values() for k in ks)
 
 
@@ -421,13 +429,14 @@ def test_stop_tasks_gives_up_waiting_after_its_timeout(
     from indexer.distributed import stop_tasks
 
     client, _ = cluster
-    started, done = tmp_path / "started", tmp_path / "done"
-    future = client.submit(_sleeper(started, done, 2.0), pure=False)
-    _wait_for(started)
-    t0 = time.monotonic()
-    stop_tasks(client, [future], timeout=0.3)
-    assert time.monotonic() - t0 < 1.5 and not done.exists()
-    _wait_for(done)  # leave the worker idle for the next test
+    future = client.submit(_gated(tmp_path), pure=False)
+    _wait_for(tmp_path / "started")
+    try:
+        stop_tasks(client, [future], timeout=0.3)  # returns though the task still runs
+        assert not (tmp_path / "done").exists()
+    finally:
+        (tmp_path / "release").touch()
+    _wait_for(tmp_path / "done")  # leave the worker idle for the next test
 
 
 def test_cli_cluster_flag_builds_and_publishes(cluster: tuple[Any, Path], tmp_path: Path) -> None:
