@@ -399,8 +399,8 @@ def stop_tasks(client: Client, futures: Sequence[Any], timeout: float = STOP_TIM
             log.warning("cannot ask the workers what still runs (%s); not waiting", e)
             return
         left = sorted(k for ks in running.values() for k in ks if k in keys)
-        # Idle twice, a poll apart: a task that reached its worker just before the
-        # cancel did has started (and shows) by the second look.
+        # Idle twice, a poll apart: a task that reached its worker just ahead of the
+        # cancel has started, and shows, by the second look.
         idle = 0 if left else idle + 1
         if idle >= 2:
             return
