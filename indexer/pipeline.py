@@ -242,7 +242,7 @@ def _worker(
             for doc in batch:
                 writer.add_document(**doc)
                 if scheme is not None:
-                    prints.append((doc["id"], fingerprint(_body(doc), scheme)))
+                    prints.append((doc["id"], fingerprint(_body(doc), scheme, writer.words())))
             docs += len(batch)
             if writer.pool.currentsize >= limit:
                 segments.append(writer._finalize_segment())

@@ -26,7 +26,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, count, islice, repeat
 from operator import sub
@@ -304,6 +304,11 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
             self._add_document(**fields)
         finally:
             analysis.record_words(before)
+
+    def words(self, lang: str = analysis.GENERIC) -> Mapping[str, tuple[str, ...]]:
+        """Return the words this segment has indexed in `lang`'s text fields, each with
+        its terms (search.fingerprint reads a body's terms from here)."""
+        return self._words.get(lang, {})
 
     def _add_document(self, **fields: Any) -> None:
         if not isinstance(self.pool, TermPool):

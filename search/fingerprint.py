@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import eq
+from operator import eq, itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +71,7 @@ class Fingerprint:
         return self.size == 0
 
 
-# `term_for` without its own LRU: `_TokenHashes` is this module's memo, and going
+# `term_for` without its own LRU: `_TokenTerms` is this module's memo, and going
 # through `term_for` kept the same vocabulary a second time (up to 2**20 entries,
 # ~200 MB in an indexing job that never queries).
 _term_uncached = term_for.__wrapped__
@@ -77,6 +79,10 @@ _term_uncached = term_for.__wrapped__
 # worker, which fingerprints the bodies it has just indexed (indexer/pipeline.py), most
 # tokens are there already, stemmed; the shared fields' first term is `term_for`'s.
 _INDEXED = analysis.index_memo(GENERIC)
+
+# What a token's terms are looked up in: the shared fields' terms of each word (empty
+# for a stop word), as `analysis.index_memo` and a segment writer's words hold them.
+Words = Mapping[str, tuple[str, ...]]
 
 
 def _term(token: str) -> str | None:
@@ -86,31 +92,55 @@ def _term(token: str) -> str | None:
     return _term_uncached(token)
 
 
-class _TokenHashes(dict[str, "bytes | None"]):
-    """Token -> its term's k independent 64-bit values, as k*8 little-endian bytes (None
-    for a stop word): a body's values are then one `bytes.join` away from a numpy array.
+class _TokenTerms(dict[str, tuple[str, ...]]):
+    """Token -> its shared-fields term as a tuple (empty for a stop word), for tokens
+    the caller's words do not hold. Cleared when full, so it stays bounded."""
 
-    A dict with `__missing__` rather than `lru_cache`: the lookup stays in C,
-    which halves fingerprinting time. Cleared when full, so it stays bounded.
-    """
+    LIMIT = 1 << 16
 
-    LIMIT = 1 << 16  # ~130 bytes an entry: at most ~9 MB (a miss is mostly a memo hit)
-
-    def __init__(self, k: int) -> None:
-        super().__init__()
-        self.k = k
-
-    def __missing__(self, token: str) -> bytes | None:
+    def __missing__(self, token: str) -> tuple[str, ...]:
         term = _term(token)
-        value = None if term is None else _term_bytes(term, self.k)
+        value = () if term is None else (term,)
         if len(self) >= self.LIMIT:
             self.clear()
         self[token] = value
         return value
 
 
+class _TermHashes(dict[str, bytes]):
+    """Term -> its k independent 64-bit values, as k*8 little-endian bytes: a body's
+    values are then one `bytes.join` away from a numpy array.
+
+    Keyed by term, not token: a worker's 28k articles have ~96k distinct terms against
+    ~283k distinct tokens (case, inflections), so a bounded table misses ~6x less
+    often. A dict with `__missing__` rather than `lru_cache`: the lookup stays in C.
+    """
+
+    LIMIT = 1 << 16  # ~130 bytes an entry: at most ~9 MB
+
+    def __init__(self, k: int) -> None:
+        super().__init__()
+        self.k = k
+
+    def __missing__(self, term: str) -> bytes:
+        value = _term_bytes(term, self.k)
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[term] = value
+        return value
+
+
+@lru_cache(maxsize=8)
+def _hasher(k: int) -> Any:
+    """An empty blake2b state with our digest size and personalisation: copying it is
+    cheaper than making one from its parameters."""
+    return hashlib.blake2b(digest_size=8 * k, person=_PERSON)
+
+
 def _term_bytes(term: str, k: int) -> bytes:
-    return hashlib.blake2b(term.encode("utf-8"), digest_size=8 * k, person=_PERSON).digest()
+    h = _hasher(k).copy()
+    h.update(term.encode("utf-8"))
+    return h.digest()
 
 
 def term_hash(term: str, k: int) -> tuple[int, ...]:
@@ -119,21 +149,32 @@ def term_hash(term: str, k: int) -> tuple[int, ...]:
     return tuple(int.from_bytes(d[8 * i : 8 * i + 8], "little") for i in range(k))
 
 
-_TABLES: dict[int, _TokenHashes] = {}
+_TABLES: dict[int, _TermHashes] = {}
+_TOKEN_TERMS = _TokenTerms()
+_FIRST = itemgetter(0)
 
 
-def _shingles(text: str, k: int) -> np.ndarray:
+def _shingles(text: str, k: int, words: Words | None = None) -> np.ndarray:
     """The distinct k-term shingle hashes of `text`, sorted (uint64; see `shingle_hashes`).
 
     numpy, not a set of Python ints: the XOR of the k shifted columns and the
     de-duplication are a few array operations instead of a Python loop per shingle.
-    The tokens are `analysis.tokens`', so an index worker reuses the body's from indexing.
+    The tokens are `analysis.tokens`', so an index worker reuses the body's from
+    indexing, and their terms come from `words` (the writer's, which hold every word of
+    the text it has just indexed) or the index memo; only the rest are analysed here.
     """
     table = _TABLES.get(k)
     if table is None:
-        table = _TABLES.setdefault(k, _TokenHashes(k))
-    found = b"".join(filter(None, map(table.__getitem__, analysis.tokens(text))))
-    hs = np.frombuffer(found, dtype="<u8").reshape(-1, k)
+        table = _TABLES.setdefault(k, _TermHashes(k))
+    tokens = analysis.tokens(text)
+    found: list[tuple[str, ...] | None] = list(
+        map((_INDEXED if words is None else words).get, tokens))
+    if None in found:
+        for i, terms in enumerate(found):
+            if terms is None:
+                found[i] = _TOKEN_TERMS[tokens[i]]
+    joined = b"".join(map(table.__getitem__, map(_FIRST, filter(None, found))))
+    hs = np.frombuffer(joined, dtype="<u8").reshape(-1, k)
     n = len(hs)
     if n == 0:
         return np.empty(0, dtype=np.uint64)
@@ -176,38 +217,56 @@ def _probes(bins: int) -> tuple[tuple[int, ...], ...]:
 _EMPTY = _MASK32 + 1
 
 
-@lru_cache(maxsize=8)
-def _probe_table(bins: int) -> np.ndarray:
-    return np.array(_probes(bins), dtype=np.intp)
+@lru_cache(maxsize=16)
+def _probe_table(bins: int, head: int | None = None) -> np.ndarray:
+    """Each bin's probe order as a row (its first `head` probes only, when given)."""
+    return np.array([p[:head] for p in _probes(bins)], dtype=np.intp)
 
 
 def _signature(hashes: np.ndarray, bins: int) -> array:
-    """`signature` of distinct uint64 hashes in ascending order (as `_shingles` gives)."""
+    """`signature` of distinct uint64 hashes (as `_shingles` gives them)."""
     if not len(hashes):
         return array("I", bytes(4 * bins))
-    # One sort of (bin, top half) keys: each bin's first key holds its minimum.
-    keys = np.sort(((hashes & np.uint64(bins - 1)) << np.uint64(32)) | (hashes >> np.uint64(32)))
-    binof = keys >> np.uint64(32)
-    heads = np.flatnonzero(np.r_[True, binof[1:] != binof[:-1]])
-    used = binof[heads]
+    # Each bin keeps the smallest top half of the hashes that fall in it.
     sig = np.full(bins, _EMPTY, dtype=np.uint64)
-    sig[used.astype(np.intp)] = keys[heads] & np.uint64(_MASK32)
-    if len(used) < bins:  # a short text: empty bins borrow along their probe order
-        empty = np.flatnonzero(sig == _EMPTY)
-        order = _probe_table(bins)[empty]  # each empty bin's probe order, a row each
-        first = np.argmax(sig[order] != _EMPTY, axis=1)  # its first filled bin
-        sig[empty] = sig[order[np.arange(len(empty)), first]]
+    np.minimum.at(sig, (hashes & np.uint64(bins - 1)).astype(np.intp), hashes >> np.uint64(32))
+    empty = np.flatnonzero(sig == _EMPTY)
+    if len(empty):  # a short text (most articles): empty bins borrow along their probes
+        got = _borrowed(sig, empty, _probe_table(bins, PROBE_HEAD))
+        left = got == _EMPTY  # no filled bin among their first probes
+        if left.any():
+            got[left] = _borrowed(sig, empty[left], _probe_table(bins))
+        sig[empty] = got
     return array("I", sig.astype(np.uint32).tobytes())
+
+
+# How many of its probes an empty bin looks at first. With a fraction f of bins empty,
+# a bin finds none filled among them with probability f ** PROBE_HEAD (1e-4 at f = 1/3):
+# nearly every article is done in one small gather instead of one over all the probes.
+PROBE_HEAD = 8
+
+
+def _borrowed(sig: np.ndarray, empty: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """The value each `empty` bin borrows: its first filled bin's along `probes`
+    (each bin's probe order, a row each), or `_EMPTY` where none of them is filled."""
+    order = probes[empty]
+    first = np.argmax(sig[order] != _EMPTY, axis=1)
+    return sig[order[np.arange(len(empty)), first]]
 
 
 def signature(hashes: set[int], bins: int) -> array:
     """Return the densified one-permutation MinHash of a set of 64-bit hashes."""
-    return _signature(np.sort(np.fromiter(hashes, dtype=np.uint64, count=len(hashes))), bins)
+    return _signature(np.fromiter(hashes, dtype=np.uint64, count=len(hashes)), bins)
 
 
-def fingerprint(text: str, scheme: Scheme = DEFAULT_SCHEME) -> Fingerprint:
-    """Fingerprint an article body for near-duplicate detection."""
-    hashes = _shingles(text, scheme.shingle)
+def fingerprint(text: str, scheme: Scheme = DEFAULT_SCHEME, words: Words | None = None
+                ) -> Fingerprint:
+    """Fingerprint an article body for near-duplicate detection.
+
+    `words` (token -> its shared fields' terms) may hold the text's terms already: an
+    index writer's words of the segment that has just indexed it.
+    """
+    hashes = _shingles(text, scheme.shingle, words)
     return Fingerprint(_signature(hashes, scheme.bins), len(hashes))
 
 

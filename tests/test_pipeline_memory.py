@@ -136,16 +136,21 @@ def test_a_gzip_bomb_is_refused_while_streaming(
 def test_fingerprint_memo_stays_bounded_and_leaves_the_query_cache_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    table = fp_module._TokenHashes(3)
+    table = fp_module._TermHashes(3)
+    tokens = fp_module._TokenTerms()
     monkeypatch.setattr(fp_module, "_TABLES", {3: table})
-    monkeypatch.setattr(fp_module._TokenHashes, "LIMIT", 50)
+    monkeypatch.setattr(fp_module, "_TOKEN_TERMS", tokens)
+    monkeypatch.setattr(fp_module._TermHashes, "LIMIT", 50)
+    monkeypatch.setattr(fp_module._TokenTerms, "LIMIT", 50)
     before = term_for.cache_info().currsize
     text = " ".join(f"zqxword{i} budget{i}" for i in range(400))
     small = fingerprint(text)
-    assert 0 < len(table) <= 50
+    assert 0 < len(table) <= 50 and 0 < len(tokens) <= 50
     assert term_for.cache_info().currsize == before  # not kept a second time
-    monkeypatch.setattr(fp_module._TokenHashes, "LIMIT", 1 << 18)
+    monkeypatch.setattr(fp_module._TermHashes, "LIMIT", 1 << 18)
+    monkeypatch.setattr(fp_module._TokenTerms, "LIMIT", 1 << 18)
     monkeypatch.setattr(fp_module, "_TABLES", {})
+    monkeypatch.setattr(fp_module, "_TOKEN_TERMS", fp_module._TokenTerms())
     assert fingerprint(text) == small  # clearing the memo never changes a fingerprint
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from search.analysis import term_for
 from search.fingerprint import (
     Fingerprint,
     Scheme,
+    _probes,
     fingerprint,
     jaccard,
     overlap,
@@ -92,6 +94,34 @@ def test_signature_fills_empty_bins_from_the_same_probes() -> None:
     sig = signature({1 << 40, 2 << 40, 3 << 40}, 16)
     assert len(sig) == 16 and sig == signature({3 << 40, 1 << 40, 2 << 40}, 16)
     assert set(sig) <= {1 << 8, 2 << 8, 3 << 8}
+
+
+def test_signature_is_the_densified_one_permutation_minhash() -> None:
+    """Each bin keeps the least top half of its hashes; an empty bin takes the value of
+    the first filled bin along its probes (sets small enough that some bins find none
+    among their first probes, and large enough that most do)."""
+    rng = random.Random(5)
+    probes = _probes(64)
+    for n in (1, 3, 20, 60, 200, 1000):
+        for _ in range(20):
+            hashes = {rng.getrandbits(64) for _ in range(n)}
+            least = [min((h >> 32 for h in hashes if h & 63 == b), default=None)
+                     for b in range(64)]
+            want = [v if v is not None else next(least[p] for p in probes[b]
+                                                 if least[p] is not None)
+                    for b, v in enumerate(least)]
+            assert list(signature(hashes, 64)) == want
+
+
+def test_fingerprint_reads_terms_from_the_words_given() -> None:
+    """A writer's words give the same fingerprint as analysing the text; a word they
+    lack is analysed here, and a stop word they hold as such is left out."""
+    text = WIRE + " Zqxunseen token, and more zqxunseen tokens."
+    words = {w: tuple(filter(None, [term_for(w)])) for w in set(re.findall(r"\w+", WIRE))}
+    assert "zqxunseen" not in words and words["the"] == ()
+    assert fingerprint(text, words=words) == fingerprint(text)
+    wrong = {w: ("x",) for w in words}  # the words are trusted, not checked
+    assert fingerprint(text, words=wrong) != fingerprint(text)
 
 
 def test_scheme_validation() -> None:
