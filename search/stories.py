@@ -99,6 +99,9 @@ class StoryParams:
 
 DEFAULT_PARAMS = StoryParams()
 
+# array type codes by item size, for the band widths read as one integer
+_BAND_CODES = {array(code).itemsize: code for code in ("Q", "I")}
+
 
 def sort_key(article_id: str, published: dt.datetime | None) -> SortKey:
     """Return the time-order key of an article (undated articles come last)."""
@@ -318,23 +321,26 @@ class StoryIndex:
         self._slot[entry.id] = slot
         return slot
 
-    def _band_keys(self, fp: Fingerprint) -> Iterator[int]:
-        # Python's hash of bytes: salted per process, which is fine for buckets
-        # that live only in memory; it keeps keys small ints instead of bytes.
-        raw = fp.signature.tobytes()
+    def _band_keys(self, fp: Fingerprint) -> list[int]:
+        """Each band's key: its bins' bytes read as one unsigned integer when they fit
+        one (one or two bins a band: a list in one C call), else Python's hash of them
+        (salted per process, which is fine for buckets that live only in memory)."""
         width = 4 * self.params.rows
-        for b in range(self.params.bands):
-            yield hash(raw[b * width : (b + 1) * width])
+        raw = fp.signature.tobytes()[: width * self.params.bands]
+        code = _BAND_CODES.get(width)
+        if code is not None:
+            return array(code, raw).tolist()
+        return [hash(raw[i : i + width]) for i in range(0, len(raw), width)]
 
     def _link(self, slot: int) -> None:
         """Bucket an article and link it to the candidates that are similar enough."""
         entry = self._entry(slot)
         candidates: set[int] = set()
         for bucket, key in zip(self._buckets, self._band_keys(entry.fp), strict=True):
-            held = bucket.get(key)
-            if held is None:
-                bucket[key] = slot
-            elif isinstance(held, int):
+            held = bucket.setdefault(key, slot)
+            if held == slot:  # a new key (nearly all): bucketed in that one lookup
+                continue
+            if isinstance(held, int):
                 candidates.add(held)
                 bucket[key] = [held, slot]
             else:
