@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import eq, itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -92,28 +92,40 @@ def _term(token: str) -> str | None:
     return _term_uncached(token)
 
 
-class _TokenTerms(dict[str, tuple[str, ...]]):
-    """Token -> its shared-fields term as a tuple (empty for a stop word), for tokens
-    the caller's words do not hold. Cleared when full, so it stays bounded."""
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Bounded(dict[K, V]):
+    """A memo cleared when full, so it stays bounded; a subclass's `__missing__`
+    computes a value and hands it to `_keep`. A dict with `__missing__` rather than
+    `lru_cache`: a hit stays in C."""
 
     LIMIT = 1 << 16
 
-    def __missing__(self, token: str) -> tuple[str, ...]:
-        term = _term(token)
-        value = () if term is None else (term,)
+    def _keep(self, key: K, value: V) -> V:
         if len(self) >= self.LIMIT:
             self.clear()
-        self[token] = value
+        self[key] = value
         return value
 
 
-class _TermHashes(dict[str, bytes]):
+class _TokenTerms(_Bounded[str, tuple[str, ...]]):
+    """Token -> its shared-fields term as a tuple (empty for a stop word), for tokens
+    the caller's words do not hold."""
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
+        term = _term(token)
+        return self._keep(token, () if term is None else (term,))
+
+
+class _TermHashes(_Bounded[str, bytes]):
     """Term -> its k independent 64-bit values, as k*8 little-endian bytes: a body's
     values are then one `bytes.join` away from a numpy array.
 
     Keyed by term, not token: a worker's 28k articles have ~96k distinct terms against
     ~283k distinct tokens (case, inflections), so a bounded table misses ~6x less
-    often. A dict with `__missing__` rather than `lru_cache`: the lookup stays in C.
+    often.
     """
 
     LIMIT = 1 << 16  # ~130 bytes an entry: at most ~9 MB
@@ -123,11 +135,7 @@ class _TermHashes(dict[str, bytes]):
         self.k = k
 
     def __missing__(self, term: str) -> bytes:
-        value = _term_bytes(term, self.k)
-        if len(self) >= self.LIMIT:
-            self.clear()
-        self[term] = value
-        return value
+        return self._keep(term, _term_bytes(term, self.k))
 
 
 @lru_cache(maxsize=8)
