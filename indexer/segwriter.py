@@ -26,7 +26,7 @@ from __future__ import annotations
 import zlib
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, count, islice, repeat
 from operator import sub
@@ -42,6 +42,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import PostingPool, SegmentWriter
 
 from search import analysis, flatpostings, lexicon
+from search.fingerprint import WordTerms
 
 TERM_BYTES = 160  # a new term: its dict entry and key (and its bytes, once sorted)
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
@@ -305,7 +306,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         finally:
             analysis.record_words(before)
 
-    def words(self, lang: str = analysis.GENERIC) -> Mapping[str, tuple[str, ...]]:
+    def words(self, lang: str = analysis.GENERIC) -> WordTerms:
         """Return the words this segment has indexed in `lang`'s text fields, each with
         its terms (search.fingerprint reads a body's terms from here)."""
         return self._words.get(lang, {})

@@ -81,8 +81,9 @@ _term_uncached = term_for.__wrapped__
 _INDEXED = analysis.index_memo(GENERIC)
 
 # What a token's terms are looked up in: the shared fields' terms of each word (empty
-# for a stop word), as `analysis.index_memo` and a segment writer's words hold them.
-Words = Mapping[str, tuple[str, ...]]
+# for a stop word), as `analysis.index_memo` and a segment writer's words hold them
+# (one language's part of an `analysis.Words`).
+WordTerms = Mapping[str, tuple[str, ...]]
 
 
 def _term(token: str) -> str | None:
@@ -162,7 +163,7 @@ _TOKEN_TERMS = _TokenTerms()
 _FIRST = itemgetter(0)
 
 
-def _shingles(text: str, k: int, words: Words | None = None) -> np.ndarray:
+def _shingles(text: str, k: int, words: WordTerms | None = None) -> np.ndarray:
     """The distinct k-term shingle hashes of `text`, sorted (uint64; see `shingle_hashes`).
 
     numpy, not a set of Python ints: the XOR of the k shifted columns and the
@@ -267,7 +268,7 @@ def signature(hashes: set[int], bins: int) -> array:
     return _signature(np.fromiter(hashes, dtype=np.uint64, count=len(hashes)), bins)
 
 
-def fingerprint(text: str, scheme: Scheme = DEFAULT_SCHEME, words: Words | None = None
+def fingerprint(text: str, scheme: Scheme = DEFAULT_SCHEME, words: WordTerms | None = None
                 ) -> Fingerprint:
     """Fingerprint an article body for near-duplicate detection.
 
