@@ -28,14 +28,16 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import md5
 from itertools import accumulate, count, islice, repeat
-from operator import sub
+from operator import lt, sub
 from pickle import dumps, loads
 from struct import Struct
 from typing import Any, overload
 
 import numpy as np
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.filedb.filetables import HashWriter, md5_hash
 from whoosh.formats import Positions
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -435,6 +437,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
             got = pool.take_sorted() if isinstance(pool, TermPool) else None
             self.fieldwriter.add_postings(
                 self.schema, pdr, _iter_sorted(got) if got is not None else pool.iter_postings())
+            _hash_rows(self.fieldwriter._tindex)  # its hash tables written with numpy
             self.fieldwriter.close()
             if pdr:
                 pdr.close()
@@ -487,6 +490,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         single.flush()
         if current is not None:
             fw.finish_field()
+        _hash_rows(fw._tindex)
         fw.close()
         del lens
         _write_flat(self.storage, self.newsegment, schema, got, long_terms)
@@ -686,25 +690,107 @@ _ROW_HEAD = Struct("!ii")  # filetables' key and value lengths
 
 
 def _add_rows(table: Any, keys: list[bytes], values: list[bytes]) -> None:
-    """`OrderedHashWriter.add(key, value)` for each pair (keys in order), one write."""
+    """`OrderedHashWriter.add(key, value)` for each pair (keys in order), one write; the
+    rows' hashes and positions go to `_hash_rows`' arrays, not the table's buckets."""
+    if not keys:
+        return
+    if keys[0] <= table.lastkey or not all(map(lt, keys, islice(keys, 1, None))):
+        raise ValueError(f"Keys must increase: {table.lastkey!r}..{keys[0]!r}..{keys[-1]!r}")
     dbfile = table.dbfile
-    pos = dbfile.tell()
-    index_append = table.index.append
-    buckets = table.buckets
-    hashfn = table.hashfn
-    last = table.lastkey
-    out: list[bytes] = []
-    for key, value in zip(keys, values, strict=True):
-        if key <= last:
-            raise ValueError(f"Keys must increase: {last!r}..{key!r}")
-        index_append(pos)
-        out += (_ROW_HEAD.pack(len(key), len(value)), key, value)
-        h = hashfn(key)
-        buckets[h & 255].append((h, pos))
-        pos += 8 + len(key) + len(value)
-        last = key
-    dbfile.write(b"".join(out))
-    table.lastkey = last
+    sizes = [8 + len(k) + len(v) for k, v in zip(keys, values, strict=True)]
+    starts = list(accumulate(sizes, initial=dbfile.tell()))
+    starts.pop()
+    index = table.index  # a GrowableArray of key positions: widened first if need be
+    try:
+        array(index.typecode, starts[-1:])
+    except OverflowError:
+        index._retype(starts[-1])
+    index.array.extend(starts)
+    hashes, positions = _hash_rows(table)
+    hashes.extend([_md5_low32(k) for k in keys])
+    positions.extend(starts)
+    heads = map(_ROW_HEAD.pack, map(len, keys), map(len, values))
+    dbfile.write(b"".join([piece for row in zip(heads, keys, values, strict=True) for piece in row]))
+    table.lastkey = keys[-1]
+
+
+def _md5_low32(key: bytes) -> int:
+    """`filetables.md5_hash`: the digest's low 32 bits."""
+    return int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
+
+
+_ROWS = "_dateline_rows"
+
+
+def _hash_rows(table: Any) -> tuple[array[int], array[int]]:
+    """The (hashes, positions) of the rows `_add_rows` wrote to a terms table, kept as
+    arrays instead of a tuple each in Whoosh's buckets; the table then writes its hash
+    tables with `_write_hash_tables`, which reads both."""
+    rows: tuple[array[int], array[int]] | None = getattr(table, _ROWS, None)
+    if rows is None:
+        if table.hashfn is not md5_hash or type(table)._write_hashes is not HashWriter._write_hashes:
+            raise TypeError(f"not a terms table this writer knows: {type(table).__name__}")
+        rows = (array("I"), array("q"))
+        setattr(table, _ROWS, rows)
+        table._write_hashes = lambda: _write_hash_tables(table)
+    return rows
+
+
+# A hash-table slot as `filetables._pointer` ("!Iq") packs it: hash, then key position.
+_SLOT = np.dtype([("hash", ">u4"), ("pos", ">i8")])
+
+
+def _write_hash_tables(table: Any) -> None:
+    """`HashWriter._write_hashes` with numpy: the same 256 tables, each twice its
+    entries' slots, that `HashReader` reads.
+
+    Whoosh places each entry by linear probing in the order the entries came; here a
+    bucket's entries are placed in the order of their home slots, so each is its home
+    slot or the slot after the one before it (a running maximum, no loop). Either way
+    every entry is reached from its home slot through filled slots only, which is all
+    the reader needs; the files differ only in the order within a cluster.
+    """
+    dbfile = table.dbfile
+    mine_hashes, mine_positions = getattr(table, _ROWS, (array("I"), array("q")))
+    theirs = [entry for bucket in table.buckets for entry in bucket]  # Whoosh's own `add`s
+    hashes = np.concatenate([np.frombuffer(mine_hashes, dtype=np.uint32).astype(np.int64),
+                             np.array([h for h, _p in theirs], dtype=np.int64)])
+    positions = np.concatenate([np.frombuffer(mine_positions, dtype=np.int64),
+                                np.array([p for _h, p in theirs], dtype=np.int64)])
+    bucket = hashes & 255
+    counts = np.bincount(bucket, minlength=256)
+    numslots = 2 * counts
+    home = (hashes >> 8) % np.maximum(numslots[bucket], 1)
+    order = np.lexsort((positions, home, bucket))
+    firsts = np.concatenate([[0], np.cumsum(counts)])
+    for b in range(256):
+        pos = dbfile.tell()
+        slots = int(numslots[b])
+        table.directory.append((pos, slots))
+        if not slots:
+            continue
+        these = order[firsts[b]:firsts[b + 1]]
+        rows = np.zeros(slots, dtype=_SLOT)
+        where = _placed(home[these], slots)
+        rows["hash"][where] = hashes[these]
+        rows["pos"][where] = positions[these]
+        dbfile.write(rows.tobytes())
+
+
+def _placed(homes: np.ndarray, slots: int) -> np.ndarray:
+    """The slots of entries with these home slots (ascending), placed in that order by
+    linear probing in a table of `slots` (more than there are entries)."""
+    n = len(homes)
+    step = np.arange(n)
+    where = np.maximum.accumulate(homes - step) + step
+    if n and where[-1] >= slots:  # the last cluster runs past the end: it wraps round
+        taken = np.zeros(slots, dtype=bool)
+        for i, slot in enumerate(homes.tolist()):
+            while taken[slot]:
+                slot = slot + 1 if slot + 1 < slots else 0
+            taken[slot] = True
+            where[i] = slot
+    return where
 
 
 def _block_stats(start: int, stop: int, weights: array[float],

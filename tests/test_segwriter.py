@@ -212,3 +212,83 @@ def test_a_writer_past_its_memory_limit_spills_to_whooshs_pool(tmp_path: Path) -
     b = _build(tmp_path / "pool", make, docs)
     assert isinstance(spilled[0].pool, PostingPool)
     assert assert_same_index(a, b) > 5000
+
+
+
+def _hash_file(keys: list[bytes], ours: bool) -> bytes:
+    """A terms table of `keys` (value i: b"v<i>" i % 5 times) written by Whoosh's
+    `OrderedHashWriter.add` or by `_add_rows` (its first half, then Whoosh's `add` for
+    the rest: a segment's long terms go through Whoosh)."""
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.filedb.filetables import OrderedHashWriter
+
+    from indexer.segwriter import _add_rows
+    storage = RamStorage()
+    table = OrderedHashWriter(storage.create_file("t"))
+    values = [b"v%d" % i * (i % 5) for i in range(len(keys))]
+    half = len(keys) // 2 if ours else 0
+    _add_rows(table, keys[:half], values[:half])
+    for key, value in zip(keys[half:], values[half:], strict=True):
+        table.add(key, value)
+    table.close()
+    return bytes(storage.open_file("t").read())
+
+
+def _slots(data: bytes) -> list[set[bytes]]:
+    """Each of a table file's 256 hash tables as the set of its filled 12-byte slots."""
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.filedb.filetables import HashReader
+    storage = RamStorage()
+    with storage.create_file("t") as f:
+        f.write(data)
+    reader = HashReader(storage.open_file("t"), len(data))
+    return [{data[at + 12 * i:at + 12 * (i + 1)] for i in range(n)} - {bytes(12)}
+            for at, n in reader.tables]
+
+
+def test_terms_table_holds_what_whooshs_holds_and_finds_every_key() -> None:
+    import random
+
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.filedb.filetables import OrderedHashReader
+    rng = random.Random(7)
+    for n in (0, 1, 300, 20_000):
+        keys = sorted({bytes(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
+                       for _ in range(n)})
+        whoosh, ours = _hash_file(keys, ours=False), _hash_file(keys, ours=True)
+        # The same rows, tables of the same sizes holding the same slots, and the same
+        # extras (the key positions for ordered lookups); only a cluster's order differs.
+        assert len(ours) == len(whoosh)
+        assert _slots(ours) == _slots(whoosh)
+        storage = RamStorage()
+        with storage.create_file("t") as f:
+            f.write(ours)
+        reader = OrderedHashReader(storage.open_file("t"), len(ours))
+        assert list(reader.keys()) == keys
+        for i, key in enumerate(keys):
+            assert reader[key] == b"v%d" % i * (i % 5)
+            assert reader.closest_key(key) == key
+        for _ in range(200):
+            absent = bytes(rng.randrange(256) for _ in range(13))  # longer than any key
+            assert absent not in reader
+
+
+def test_hash_table_placement_reaches_every_entry_from_its_home_slot() -> None:
+    import numpy as np
+
+    from indexer.segwriter import _placed
+    rng = np.random.default_rng(3)
+    wrapped = 0
+    for _ in range(2000):
+        n = int(rng.integers(1, 40))
+        slots = 2 * n
+        homes = np.sort(rng.integers(max(0, slots - 6) if rng.random() < 0.3 else 0, slots, n))
+        where = _placed(homes, slots)
+        assert len(set(where.tolist())) == n and all(0 <= w < slots for w in where.tolist())
+        filled = set(where.tolist())
+        for home, at in zip(homes.tolist(), where.tolist(), strict=True):
+            # Probing from its home slot finds the entry before any empty slot.
+            walk = [(home + k) % slots for k in range((at - home) % slots + 1)]
+            assert walk[-1] == at and all(w in filled for w in walk)
+        wrapped += any(w < h for h, w in zip(homes.tolist(), where.tolist(), strict=True))
+    assert wrapped > 50  # the wrap-round path ran
