@@ -86,6 +86,13 @@ def _plain_re_stemmer() -> SnowballStemmer:
     ):  # fmt: skip
         attr = f"_ArabicStemmer__{name}"
         setattr(inner, attr, re.compile(getattr(inner, attr).pattern))
+    # NLTK's `stem` resets every step's flag but this one, so once one word has set it
+    # (the first verb with a pronoun suffix, `كتبه`), it stays set for the process: a
+    # word stemmed before then got another stem than after (`ابدوا` -> `ابد`, later
+    # `ابدو`; 2,438 of the corpus's 252k stemmable words). A query process answered
+    # differently from the index until its users happened to type such a verb. Set from
+    # the start, every word gets the stem it got in the indexes built so far.
+    inner.suffixes_verb_step1_success = True
     return stemmer
 
 

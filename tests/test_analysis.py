@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 from search.analysis import (
@@ -21,6 +23,8 @@ from search.languages import GENERIC, analysis_language, query_language
 from search.languages import normalize as normalize_code
 from search.models import Article
 from search.schema import build_schema, to_document
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def same(lang: str, *words: str) -> None:
@@ -77,6 +81,20 @@ def test_arabic_words_meet_their_forms() -> None:
     same(GENERIC, "مفاوضات", "المفاوضات", "والمفاوضات", "مُفاوَضات")
     same(GENERIC, "التطرف", "للتطرف")
     assert term_for("في") is None and term_for("الذي") is None
+
+
+def test_arabic_stems_do_not_depend_on_the_words_stemmed_before() -> None:
+    # NLTK's stemmer keeps one flag set once a verb with a pronoun suffix has been
+    # stemmed; these verbs stemmed otherwise before that in a fresh process.
+    words = ["ابدوا", "ابرمتم", "ابقوا", "اتجهوا"]
+    code = ("import sys; from search import arabic; "
+            "[arabic.term(w) for w in sys.argv[2:] if sys.argv[1] == 'warm']; "
+            f"print(' '.join(arabic.term(w) or '-' for w in {words!r}))")
+    fresh, warm = (subprocess.run([sys.executable, "-c", code, how, "كتبه"], check=True,
+                                  capture_output=True, text=True, cwd=ROOT).stdout
+                   for how in ("fresh", "warm"))
+    assert fresh == warm
+    assert fresh.split() == ["ابدو", "ابرمتم", "ابقو", "اتجه"]
 
 
 def test_words_are_routed_by_script() -> None:

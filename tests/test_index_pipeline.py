@@ -73,6 +73,7 @@ def test_arabic_stemmer_without_redos_gives_nltks_stems(shared_data: Path) -> No
     }
     words |= {"والمفاوضات", "مفاوضاتها", "بالمملكة", "الرياض", "أإآ", "ًٌٍَُِّْ"}
     original = SnowballStemmer("arabic")
+    original.stemmer.suffixes_verb_step1_success = True  # as set in ours (search/arabic.py)
     assert len(words) > 2000
     assert [arabic._snowball.stem(w) for w in sorted(words)] == [
         original.stem(w) for w in sorted(words)
