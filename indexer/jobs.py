@@ -18,20 +18,25 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
+from indexer import verify
 from indexer.catalog import CATALOG, Catalog
 from indexer.changes import Applier, Progress, Scan, Tally, full_scan, scan
 from indexer.locking import JobLock
-from indexer.pipeline import WriterOptions, input_size, open_writer
+from indexer.pipeline import WriterOptions, _start_child, input_size, open_writer
 from indexer.report import JobReport, now_iso, record_last_job
 from indexer.segwriter import TermPoolWriter
 from indexer.sources import fingerprint, iter_paths
@@ -63,7 +68,7 @@ WRITER_LIMIT_MB = 256
 # per term for every search). With Whoosh's own pool, 128 MB gave 22 segments at the
 # full benchmark corpus (57k articles) and workers of ~490 MB; the compact pool of
 # indexer/segwriter.py holds ~3.5x more postings in that budget: 6 segments, workers of
-# ~560 MB, query p50 8.6 -> 6.5 ms (README, "Latest results").
+# ~560 MB, query p50 8.6 -> 6.5 ms (bench/HISTORY.md, "Indexing results").
 REBUILD_WRITER = WriterOptions(workers=2, segment_mb=128, limitmb=WRITER_LIMIT_MB)
 OPTIMIZE_DELETED_RATIO = 0.25  # merge segments once a quarter of the documents are deleted
 TEST_SLOW_ENV = "DATELINE_TEST_SLOW"  # seconds to sleep per document and step (tests only)
@@ -219,11 +224,50 @@ def _rebuild(ctx: _Job, sources: list[str], message: str = "") -> JobReport:
             writer.cancel()
             raise
         writer.commit()
-        applier.add_fingerprints(getattr(writer, "fingerprints", {}))
-        return _finish(ctx, name, path, catalog, applier, tally, plan, message)
+        with _verifying(path, set(applier.claimed)) as verified:
+            applier.add_fingerprints(getattr(writer, "fingerprints", {}))
+            return _finish(ctx, name, path, catalog, applier, tally, plan, message,
+                           verified=verified)
     except BaseException:
         _discard(ctx.location, name)
         raise
+
+
+# Below this many documents a generation is checked in the job (well under a second);
+# above, in a process of its own beside the job's last steps (`_verifying`).
+VERIFY_ASIDE_DOCS = 10_000
+
+
+@contextmanager
+def _verifying(path: Path, expected_ids: set[str]) -> Iterator[Callable[[], None]]:
+    """Start checking the committed generation at `path`; yield a call that waits for
+    the check (raising `VerificationError` as `verify_generation` does).
+
+    A large generation is checked in a spawned process while the job adds its story
+    index, rather than after: at 56k articles reading every stored document back takes
+    ~3 s, which was one core's work alone at the end of the build. A process that
+    cannot start or dies costs the check made here instead, never the check.
+    """
+    if len(expected_ids) < VERIFY_ASIDE_DOCS:
+        yield lambda: verify_generation(path, expected_ids)
+        return
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_child, initargs=(os.getpid(),))
+    future = pool.submit(verify.verify_generation, path, expected_ids)  # not a stand-in
+
+    def wait() -> None:
+        try:
+            future.result()
+        except BrokenProcessPool:
+            log.warning("the process checking generation %s died; checking it here", path.name)
+            verify_generation(path, expected_ids)
+
+    try:
+        yield wait
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)  # the job failed: not worth waiting
+        raise
+    pool.shutdown(wait=True)
 
 
 def _discard(location: IndexLocation, name: str) -> None:
@@ -241,10 +285,15 @@ def _finish(
     plan: Scan,
     message: str,
     base: str | None = None,
+    verified: Callable[[], None] | None = None,
 ) -> JobReport:
-    """Verify, describe and publish a written generation, then prune."""
+    """Verify (or wait for `verified`, a check started earlier), describe and publish a
+    written generation, then prune."""
     ctx.step()
-    verify_generation(path, set(applier.claimed))
+    if verified is None:
+        verify_generation(path, set(applier.claimed))
+    else:
+        verified()
     stories = _save_stories(path, applier)
     ctx.step()
     previous = ctx.location.current_name()

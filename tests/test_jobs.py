@@ -181,6 +181,27 @@ def test_failed_job_is_recorded_and_leaves_nothing(
     assert last and last["outcome"] == "failed" and "simulated" in last["error"]
 
 
+def test_a_large_generation_is_checked_in_a_process_of_its_own(
+    tmp_path: Path, lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "VERIFY_ASIDE_DOCS", 1)  # every generation counts as large
+    calls: list[Path] = []
+    monkeypatch.setattr(jobs, "verify_generation", lambda path, ids: calls.append(path))
+    src = make_sources(tmp_path, lines[:30])
+    ix = tmp_path / "ix"
+    report = jobs.rebuild([src], ix)
+    assert report.outcome == "published" and report.doc_count == 31
+    assert calls == []  # checked in the other process, by the real check
+    served = IndexLocation(ix).current()
+    ids = set(stored_docs(ix))
+    with jobs._verifying(served.path, ids) as verified:
+        verified()
+    wrong = ids - {min(ids)} | {"not-there"}  # as many ids, one of them not in the index
+    with jobs._verifying(served.path, wrong) as verified, \
+            pytest.raises(VerificationError, match="misses 1 ids"):
+        verified()
+
+
 def test_second_job_refuses_or_waits(tmp_path: Path, lines: list[str]) -> None:
     src = make_sources(tmp_path, lines[:30])
     ix = tmp_path / "ix"
