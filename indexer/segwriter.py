@@ -39,7 +39,7 @@ import numpy as np
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.filedb.filetables import HashWriter, md5_hash
 from whoosh.formats import Positions
-from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import PostingPool, SegmentWriter
 
@@ -422,8 +422,9 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         words, self._words = self._words, {}
         if sources is None:
             return
-        entries = lexicon.merge_entries(
-            [lexicon.entries_from_words(words), *(s.entries() for s in sources)])
+        own = lexicon.entries_from_words(words)
+        entries = lexicon.merge_entries([own, *(s.entries() for s in sources)]) \
+            if sources else own  # a new segment's own: nothing to merge
         with self.newsegment.create_file(self.storage, lexicon.EXT) as f:
             for piece in lexicon.pieces(entries):
                 f.write(piece)
@@ -642,7 +643,7 @@ class _SingleBlocks:
         block_weights = weights[start:end]
         found, maxweight, minlength, maxlength = _block_stats(start, end, weights, values,
                                                               lengths)
-        if all(w == block_weights[0] for w in block_weights):
+        if block_weights.count(block_weights[0]) == len(block_weights):
             mini_weights: Any = None if block_weights[0] == 1.0 else block_weights[0]
         else:
             mini_weights = tuple(block_weights)
@@ -678,14 +679,16 @@ class _SingleBlocks:
         buf += databytes
         # W3TermInfo(...).to_bytes(), not inlined (whoosh3's `inlinelimit` never inlines).
         self.keys.append(self.fieldkey + tbytes)
-        self.infos.append(_TERMINFO.pack(0, total, df, minbyte, maxbyte, max(0, maxweight),
-                                         first, last)
-                          + pack_long(offset) + pack_int(self.base + len(buf) - offset))
+        self.infos.append(_INFO_ROW.pack(0, total, df, minbyte, maxbyte, max(0, maxweight),
+                                         first, last, offset, self.base + len(buf) - offset))
         if len(buf) >= self.FLUSH_BYTES:
             self.flush()
 
 
 _TERMINFO = W3TermInfo._struct
+# A term's row value: its `W3TermInfo` bytes, then its postings' offset (`pack_long`) and
+# length (`pack_int`), in one pack ("!": no padding between them).
+_INFO_ROW = Struct(_TERMINFO.format + "qi")
 _ROW_HEAD = Struct("!ii")  # filetables' key and value lengths
 
 

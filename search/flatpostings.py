@@ -35,8 +35,9 @@ import weakref
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate, islice
 from typing import Any
 
 import numpy as np
@@ -80,18 +81,30 @@ def key_of(field: str, tbytes: bytes) -> bytes:
     return field.encode("ascii") + SEPARATOR + tbytes
 
 
-def key_columns(keys: Sequence[tuple[str, bytes]]) -> dict[str, Column]:
+class _Prefixes(dict[str, bytes]):
+    """Field name -> its keys' first bytes (name and separator), made once a field."""
+
+    def __missing__(self, field: str) -> bytes:
+        prefix = self[field] = key_of(field, b"")
+        return prefix
+
+
+KEY_CHUNK = 1 << 16  # keys made at once: a chunk's bytes, never every key's (a writer's peak)
+
+
+def key_columns(keys: Iterable[tuple[str, bytes]]) -> dict[str, Column]:
     """The `keys`, `key_ends`, `hashes` and `by_hash` columns of terms `keys` (sorted)."""
     blob = bytearray()
     key_ends = array("Q")
     key_hashes = array("I")
-    for f, t in keys:  # no list of every key's bytes (a segment writer's peak)
-        key = key_of(f, t)
-        key_hashes.append(key_hash(key))
-        blob += key
-        key_ends.append(len(blob))
-    ends = np.frombuffer(key_ends, dtype=np.uint64) if keys else np.zeros(0, dtype=np.uint64)
-    hashes = np.frombuffer(key_hashes, dtype=np.uint32) if keys else np.zeros(0, np.uint32)
+    prefixes = _Prefixes()
+    found = iter(keys)
+    while chunk := [prefixes[f] + t for f, t in islice(found, KEY_CHUNK)]:
+        key_hashes.extend(map(key_hash, chunk))
+        key_ends.extend(islice(accumulate(map(len, chunk), initial=len(blob)), 1, None))
+        blob += b"".join(chunk)
+    ends = np.frombuffer(key_ends, dtype=np.uint64) if key_ends else np.zeros(0, dtype=np.uint64)
+    hashes = np.frombuffer(key_hashes, dtype=np.uint32) if key_hashes else np.zeros(0, np.uint32)
     by_hash = np.argsort(hashes, kind="stable")
     return {"keys": whole(np.frombuffer(blob, dtype=np.uint8), np.uint8),
             "key_ends": whole(ends), "hashes": whole(hashes[by_hash], np.uint32),

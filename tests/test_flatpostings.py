@@ -73,8 +73,9 @@ def assert_flat_matches_blocks(ix: Any) -> int:
 @pytest.mark.parametrize("chunk", [segwriter.POSITIONS_CHUNK, 7])
 def test_flat_postings_are_whooshs_postings(tmp_path: Path, chunk: int,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Positions are unpickled a chunk of postings at a time: 7 makes many chunks."""
+    """Positions are unpickled, and term keys made, a chunk at a time: 7 makes many chunks."""
     monkeypatch.setattr(segwriter, "POSITIONS_CHUNK", chunk)
+    monkeypatch.setattr(flatpostings, "KEY_CHUNK", min(chunk, flatpostings.KEY_CHUNK))
     ix = _build(tmp_path / "pool", TermPoolWriter, [to_document(a) for a in _articles(700)])
     assert assert_flat_matches_blocks(ix) >= 10  # "item", "of", "part", the source's words...
 
