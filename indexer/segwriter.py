@@ -46,6 +46,7 @@ from whoosh.writing import PostingPool, SegmentWriter
 from search import analysis, flatpostings, lexicon
 from search.fingerprint import WordTerms
 
+NAME_SETS = 64  # documents' field-name sets a writer remembers (ours have a few)
 TERM_BYTES = 160  # a new term: its dict entry and key (and its bytes, once sorted)
 POSTING_BYTES = 16  # term number, document, weight (4 bytes each) and a value offset
 
@@ -118,6 +119,20 @@ class Sorted:
         return self.data[self.begins[j]:self.ends[j]]
 
 
+class _Numbers(dict[str | bytes, int]):
+    """A field's term -> number dict: looking up a new term numbers it, from the pool's
+    one counter (`map(numbers.__getitem__, terms)` numbers a document's terms in C,
+    with a Python call only for the terms new to the segment)."""
+
+    def __init__(self, counter: Iterator[int]) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __missing__(self, term: str | bytes) -> int:
+        number = self[term] = next(self.counter)
+        return number
+
+
 class TermPool:
     """Every posting as one entry of flat arrays (term number, document, weight, value),
     ordered by term only when the segment is written.
@@ -132,7 +147,7 @@ class TermPool:
     """
 
     def __init__(self) -> None:
-        self.term_numbers: dict[str, dict[str | bytes, int]] = {}  # field -> term -> number
+        self.term_numbers: dict[str, _Numbers] = {}  # field -> term -> number
         self.counter = count()
         self.terms = array("I")  # per posting: its term's number
         self.ids = array("I")
@@ -143,27 +158,20 @@ class TermPool:
         self.text_fields: set[str] = set()  # fields with terms keyed by text
         self.byte_fields: set[str] = set()  # ... and by bytes
 
-    def field_numbers(self, fieldname: str, text: bool = False) -> dict[str | bytes, int]:
-        """Return the field's term -> number dict (made on first use), to be keyed by
-        text (`str`) or bytes."""
+    def field_numbers(self, fieldname: str, text: bool = False) -> _Numbers:
+        """Return the field's term -> number dict (made on first use; a term looked up
+        is numbered if new), to be keyed by text (`str`) or bytes."""
         numbers = self.term_numbers.get(fieldname)
         if numbers is None:
-            numbers = self.term_numbers[fieldname] = {}
+            numbers = self.term_numbers[fieldname] = _Numbers(self.counter)
             self.fieldnames.add(fieldname)
         (self.text_fields if text else self.byte_fields).add(fieldname)
         return numbers
 
-    def number(self, numbers: dict[str | bytes, int], term: str | bytes) -> int:
-        """Return a term's number in its field's dict, numbering it if it is new."""
-        number = numbers.get(term)
-        if number is None:
-            number = numbers[term] = next(self.counter)
-        return number
-
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         """Add one posting (the generic path: merges, and anything not via add_document)."""
         fieldname, tbytes, docnum, weight, vbytes = item
-        self.terms.append(self.number(self.field_numbers(fieldname), tbytes))
+        self.terms.append(self.field_numbers(fieldname)[tbytes])
         self.ids.append(docnum)
         self.weights.append(weight)
         if vbytes:
@@ -175,12 +183,7 @@ class TermPool:
         """Add one document's postings in a field: its terms (text, not bytes), their
         weights and value bytes (None: the format stores none), in one go."""
         numbers = self.field_numbers(fieldname, text=True)
-        got: list[int | None] = list(map(numbers.get, terms))
-        if None in got:  # terms new to the segment
-            for i, number in enumerate(got):
-                if number is None:
-                    got[i] = self.number(numbers, terms[i])
-        self.terms.extend(got)  # type: ignore[arg-type]
+        self.terms.extend(map(numbers.__getitem__, terms))  # a new term numbered on the way
         self.ids.extend(repeat(docnum, len(terms)))
         self.weights.extend(weights)
         values = self.values
@@ -267,6 +270,22 @@ def _iter_sorted(got: Sorted) -> Iterator[tuple[str, bytes, int, float, bytes]]:
             yield field, tbytes, ids[j], got.weights[j], got.value(j)
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    """A field as `TermPoolWriter.add_document` uses it, looked up once per segment
+    instead of once per field of every document."""
+
+    field: Any
+    indexed: bool
+    text: Callable[[Any], Any] | None  # the field's `pool_postings` (the text fast path)
+    format_boost: float
+    scorable: bool
+    stored: bool
+    column: Any
+    boost_key: str  # `_<name>_boost`: a per-document boost (Whoosh's `_field_boost`)
+    stored_key: str  # `_stored_<name>`: the value to store instead
+
+
 class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
     """`SegmentWriter` with a `TermPool` and a block-at-a-time flush (module docstring)."""
 
@@ -284,6 +303,9 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         # so the merged segment gets none either).
         self._words: analysis.Words = {}
         self._merged_forms: list[lexicon.Lexicon] | None = []
+        # What `add_document` asks of each field and of each set of field names, once.
+        self._plans: dict[str, _FieldPlan] = {}
+        self._names: dict[tuple[str, ...], list[str]] = {}
 
     def _spill(self) -> None:
         """Hand the postings to Whoosh's own pool, which spills sorted runs to disk.
@@ -323,13 +345,18 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
             return
         self._check_state()
         perdocwriter = self.perdocwriter
-        schema = self.schema
         docnum = self.docnum
         pool = self.pool
         local = docnum - self.docbase
         docboost = self._doc_boost(fields)
-        fieldnames = sorted([name for name in fields if not name.startswith("_")])
-        self._check_fields(schema, fieldnames)
+        names = tuple(fields)
+        fieldnames = self._names.get(names)
+        if fieldnames is None:
+            fieldnames = sorted([name for name in fields if not name.startswith("_")])
+            self._check_fields(self.schema, fieldnames)
+            if len(self._names) < NAME_SETS:
+                self._names[names] = fieldnames
+        plans = self._plans
 
         perdocwriter.start_doc(docnum)
         try:
@@ -337,15 +364,16 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                 value = fields.get(fieldname)
                 if value is None:
                     continue
-                field = schema[fieldname]
+                plan = plans.get(fieldname) or self._plan(fieldname)
+                field = plan.field
                 length = 0
-                if field.indexed:
-                    fieldboost = self._field_boost(fields, fieldname, docboost)
-                    text = getattr(field, "pool_postings", None)
-                    got = text(value) if text is not None else None
+                if plan.indexed:
+                    fieldboost = float(fields[plan.boost_key]) if plan.boost_key in fields \
+                        else docboost
+                    got = plan.text(value) if plan.text is not None else None
                     if got is not None:  # the text fast path: whole lists
                         terms, freqs, found = got
-                        boost = field.format.field_boost
+                        boost = plan.format_boost
                         pool.add_text(fieldname, docnum, terms, freqs if boost * fieldboost == 1.0
                                       else [f * boost * fieldboost for f in freqs], found)
                         length = sum(freqs)
@@ -353,14 +381,14 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                         for tbytes, freq, weight, vbytes in field.index(value):
                             pool.add((fieldname, tbytes, docnum, weight * fieldboost, vbytes))
                             length += freq
-                    if not field.scorable:
+                    if not plan.scorable:
                         length = 0
                     elif length:
                         self._set_length(fieldname, local, length)
-                customval = fields.get(f"_stored_{fieldname}", value)
-                perdocwriter.add_field(fieldname, field, customval if field.stored else None,
+                customval = fields.get(plan.stored_key, value)
+                perdocwriter.add_field(fieldname, field, customval if plan.stored else None,
                                        length)
-                column = field.column_type
+                column = plan.column
                 if column and customval is not None:
                     perdocwriter.add_column_value(fieldname, column,
                                                   field.to_column_value(customval))
@@ -370,6 +398,14 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def _plan(self, fieldname: str) -> _FieldPlan:
+        field = self.schema[fieldname]
+        plan = self._plans[fieldname] = _FieldPlan(
+            field, field.indexed, getattr(field, "pool_postings", None),
+            field.format.field_boost if field.indexed else 1.0, field.scorable, field.stored,
+            field.column_type, f"_{fieldname}_boost", f"_stored_{fieldname}")
+        return plan
 
     def add_reader(self, reader: Any) -> None:
         """Merge a segment in, keeping its fields' total lengths exact.

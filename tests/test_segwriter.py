@@ -90,6 +90,27 @@ def test_same_segment_as_whoosh(tmp_path: Path) -> None:
         assert len(_postings(r, "body", b"item")) == 700 * 3 // 5
 
 
+def test_same_segment_with_boosts_and_varied_fields(tmp_path: Path) -> None:
+    """Per-document and per-field boosts, and documents with different sets of fields
+    (what the writer looks up once per field and per set of names)."""
+    docs = []
+    for i, a in enumerate(_articles(120)):
+        doc = to_document(a)
+        if i % 3 == 0:
+            doc["_boost"] = 1.5
+        if i % 4 == 1:
+            doc["_title_boost"] = 2.0
+        if i % 5 == 2:
+            del doc["summary"]
+        docs.append(doc)
+    a = _build(tmp_path / "whoosh", lambda ix: ix.writer(), docs)
+    b = _build(tmp_path / "pool", TermPoolWriter, docs)
+    assert assert_same_index(a, b) > 1000
+    with b.reader() as r:
+        weights = {w for _d, w, *_rest in _postings(r, "title", b"negoti")}
+        assert len(weights) > 1  # the boosts reached the postings
+
+
 def test_same_segment_on_real_articles(tmp_path: Path, shared_data: Path) -> None:
     schema = build_schema()
     docs = []
