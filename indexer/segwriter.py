@@ -472,6 +472,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
             # An offset or merged segment: Whoosh's own loop, lengths read from the columns.
             pdr = self.per_document_reader() if self.codec.length_stats else None
             got = pool.take_sorted() if isinstance(pool, TermPool) else None
+            _use_block_protocol(self.fieldwriter)
             self.fieldwriter.add_postings(
                 self.schema, pdr, _iter_sorted(got) if got is not None else pool.iter_postings())
             _hash_rows(self.fieldwriter._tindex)  # its hash tables written with numpy
@@ -487,6 +488,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                 _write_flat(self.storage, self.newsegment, self.schema, got, merged_long)
             return
         fw = self.fieldwriter
+        _use_block_protocol(fw)
         schema = self.schema
         got = pool.take_sorted()
         keys, bounds = got.keys, got.bounds
@@ -626,7 +628,8 @@ def _positions(got: Sorted, runs: list[tuple[int, int]], n: int
 class _SingleBlocks:
     """Writes the terms whose postings fit in one block (nearly all of a segment's) as
     `W3FieldWriter.start_term` / `W3PostingsWriter._write_block(last=True)` /
-    `finish_postings` / `finish_term` would, byte for byte, into a buffer written to
+    `finish_postings` / `finish_term` would (but for the pickle protocol of the block's
+    data, `BLOCK_PROTOCOL`), into a buffer written to
     the postings file in large pieces, and their term-table rows as
     `OrderedHashWriter.add` would, a batch at a time (`_add_rows`): per term, two
     pickles and a packed row instead of a dozen calls, a `TermInfo`, five `tell`s and
@@ -685,7 +688,7 @@ class _SingleBlocks:
             mini_weights = tuple(block_weights)
         first = block_ids[0]
         databytes = dumps(((first, *map(sub, block_ids[1:], block_ids)), mini_weights,
-                           self._values(found)), 2)
+                           self._values(found)), BLOCK_PROTOCOL)
         self._write(tbytes, len(block_ids), first, block_ids[-1], databytes,
                     sum(block_weights), maxweight, minlength, maxlength)
 
@@ -696,7 +699,8 @@ class _SingleBlocks:
         doc, weight, length = ids[j], weights[j], lengths[j]
         a, b = begins[j], ends[j]
         found = [data[a:b]] if b > a else []
-        databytes = dumps(((doc,), None if weight == 1.0 else weight, self._values(found)), 2)
+        databytes = dumps(((doc,), None if weight == 1.0 else weight, self._values(found)),
+                          BLOCK_PROTOCOL)
         self._write(tbytes, 1, doc, doc, databytes, weight, weight if weight > 0 else 0,
                     length or None, length)
 
@@ -845,6 +849,51 @@ def _block_stats(start: int, stop: int, weights: array[float],
     lens = [x for x in lengths[start:stop] if x]
     return (found, top if top > 0 else 0, min(lens) if lens else None,
             max(lens) if lens else 0)
+
+
+# The pickle protocol of a block's (ids, weights, values). Whoosh writes protocol 2, which
+# has no bytes type: each posting's value (its positions) became a call of
+# `_codecs.encode` on a latin-1 string, ~12 bytes and ~1 us more per posting. Protocol 4
+# stores bytes as bytes; Whoosh's reader `loads` any protocol. Measured on the 193,538
+# blocks of 5,000 articles: pickling and compressing 2.3 -> 1.0 s, stored 19.1 -> 11.7 MB.
+BLOCK_PROTOCOL = 4
+
+
+def _use_block_protocol(fw: Any) -> None:
+    """Have a field writer's postings writers (a `W3PostingsWriter` per field) write
+    their blocks with `_write_block`."""
+    if getattr(fw, "_dateline_blocks", False):
+        return
+    start = fw.start_field
+
+    def start_field(fieldname: str, fieldobj: Any) -> None:
+        start(fieldname, fieldobj)
+        pw = fw._postwriter
+        pw._write_block = lambda last=False: _write_block(pw, last)
+
+    fw.start_field = start_field
+    fw._dateline_blocks = True
+
+
+def _write_block(pw: Any, last: bool = False) -> None:
+    """`W3PostingsWriter._write_block`, the block's data pickled at `BLOCK_PROTOCOL`."""
+    if not pw._blockcount:
+        pw._postfile.write(WHOOSH3_HEADER_MAGIC)
+    pw._terminfo.add_block(pw)
+    databytes = dumps((pw._mini_ids(), pw._mini_weights(), pw._mini_values()), BLOCK_PROTOCOL)
+    comp = pw._compression if len(databytes) >= COMPRESSION_MIN_SIZE else 0
+    if comp:
+        databytes = zlib.compress(databytes, comp)
+    ids = pw._ids
+    infobytes = dumps((len(ids), ids[-1], pw._maxweight, comp, length_to_byte(pw._minlength),
+                       length_to_byte(pw._maxlength)), 2)
+    blocklength = len(infobytes) + len(databytes)
+    postfile = pw._postfile
+    postfile.write_int(-blocklength if last else blocklength)  # negative: the last block
+    postfile.write(infobytes)
+    postfile.write(databytes)
+    pw._blockcount += 1
+    pw._new_block()
 
 
 def _write_postings(pw: Any, start: int, end: int, ids: array[int], weights: array[float],

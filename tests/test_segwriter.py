@@ -313,3 +313,36 @@ def test_hash_table_placement_reaches_every_entry_from_its_home_slot() -> None:
             assert walk[-1] == at and all(w in filled for w in walk)
         wrapped += any(w < h for h, w in zip(homes.tolist(), where.tolist(), strict=True))
     assert wrapped > 50  # the wrap-round path ran
+
+
+def test_blocks_are_pickled_at_the_block_protocol(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short terms' blocks (the writer's own) and long terms' (through Whoosh's postings
+    writer) pickle their data at BLOCK_PROTOCOL; Whoosh's protocol-2 pickling is never
+    used for a block, in a new segment or a merged one."""
+    import pickle
+
+    import whoosh.codec.whoosh3 as w3
+
+    from indexer import segwriter
+    seen: list[tuple[int, int]] = []  # (protocol, postings) of each block's data
+
+    def spy(real: Any) -> Any:
+        def dumps(obj: Any, protocol: int) -> bytes:
+            if isinstance(obj, tuple) and len(obj) == 3 and isinstance(obj[0], tuple):
+                seen.append((protocol, len(obj[0])))
+            return real(obj, protocol)
+        return dumps
+
+    monkeypatch.setattr(segwriter, "dumps", spy(pickle.dumps))
+    monkeypatch.setattr(w3, "dumps", spy(pickle.dumps))
+    ix = _build(tmp_path / "pool", TermPoolWriter, [to_document(a) for a in _articles(700)])
+    assert {p for p, _n in seen} == {segwriter.BLOCK_PROTOCOL}
+    assert any(n == 128 for _p, n in seen) and any(n == 1 for _p, n in seen)  # long, single
+    seen.clear()
+    merging = TermPoolWriter(ix)  # one more document, and every segment merged into one
+    merging.add_document(**to_document(_articles(701)[700]))  # English: "item" in body
+    merging.commit(optimize=True)
+    assert seen and {p for p, _n in seen} == {segwriter.BLOCK_PROTOCOL}
+    with ix.reader() as r:
+        assert len(_postings(r, "body", b"item")) == 700 * 3 // 5 + 1
