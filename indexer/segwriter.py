@@ -13,9 +13,9 @@ terms once (numpy; documents arrive in number order) and hands the codec whole
 blocks, with each block's length range from an array of field lengths kept while
 adding. One-block terms, nearly all of them, are written byte for byte as the
 codec's `_write_block` / `finish_postings` / `finish_term` would write them, into a
-buffer; longer ones through the codec's own postings writer. The segment is the one
-Whoosh would write, which tests/test_segwriter.py checks term by term and posting by
-posting. The pool takes about a third of the memory, so a worker's segment holds
+buffer; longer ones through the codec's own postings writer. The segment holds what
+Whoosh's would, which tests/test_segwriter.py checks term by term and posting by
+posting; its blocks are pickled at protocol 4, not 2 (`BLOCK_PROTOCOL`). The pool takes about a third of the memory, so a worker's segment holds
 ~3.5x more postings at the same `segment_mb`: a full build has a few segments
 instead of a score of them (each segment is one more term lookup for every query).
 Past `limitmb` the postings move to Whoosh's pool, which spills to disk.
