@@ -11,12 +11,13 @@ Here every posting is one entry of flat arrays (term number, document, weight,
 position bytes), appended as documents are added; finishing the segment sorts the
 terms once (numpy; documents arrive in number order) and hands the codec whole
 blocks, with each block's length range from an array of field lengths kept while
-adding. One-block terms, nearly all of them, are written byte for byte as the
-codec's `_write_block` / `finish_postings` / `finish_term` would write them, into a
-buffer; longer ones through the codec's own postings writer. The segment holds what
-Whoosh's would, which tests/test_segwriter.py checks term by term and posting by
-posting; its blocks are pickled at protocol 4, not 2 (`BLOCK_PROTOCOL`). The pool takes about a third of the memory, so a worker's segment holds
-~3.5x more postings at the same `segment_mb`: a full build has a few segments
+adding. One-block terms, nearly all of them, are written as the codec's
+`_write_block` / `finish_postings` / `finish_term` would write them, into a buffer;
+longer ones through the codec's own postings writer. The segment holds what Whoosh's
+would, which tests/test_segwriter.py checks term by term and posting by posting; only
+its blocks' data is pickled at protocol 4, not 2 (`BLOCK_PROTOCOL`), and its term
+table's hash tables order a cluster's entries differently (`_write_hash_tables`). The
+pool takes about a third of the memory, so a worker's segment holds ~3.5x more postings at the same `segment_mb`: a full build has a few segments
 instead of a score of them (each segment is one more term lookup for every query).
 Past `limitmb` the postings move to Whoosh's pool, which spills to disk.
 """
@@ -706,11 +707,9 @@ class _SingleBlocks:
 
     def _write(self, tbytes: bytes, df: int, first: int, last: int, databytes: bytes,
                total: float, maxweight: float, minlength: int | None, maxlength: int) -> None:
-        comp = self.compression if len(databytes) >= COMPRESSION_MIN_SIZE else 0
-        if comp:
-            databytes = zlib.compress(databytes, comp)
         minbyte, maxbyte = length_to_byte(minlength), length_to_byte(maxlength)
-        infobytes = dumps((df, last, maxweight, comp, minbyte, maxbyte), 2)
+        infobytes, databytes = _block(self.compression, databytes, df, last, maxweight,
+                                      minbyte, maxbyte)
         buf = self.buf
         offset = self.base + len(buf)
         buf += WHOOSH3_HEADER_MAGIC
@@ -794,7 +793,7 @@ def _write_hash_tables(table: Any) -> None:
     the reader needs; the files differ only in the order within a cluster.
     """
     dbfile = table.dbfile
-    mine_hashes, mine_positions = getattr(table, _ROWS, (array("I"), array("q")))
+    mine_hashes, mine_positions = getattr(table, _ROWS)  # set by `_hash_rows`
     theirs = [entry for bucket in table.buckets for entry in bucket]  # Whoosh's own `add`s
     hashes = np.concatenate([np.frombuffer(mine_hashes, dtype=np.uint32).astype(np.int64),
                              np.array([h for h, _p in theirs], dtype=np.int64)])
@@ -875,18 +874,27 @@ def _use_block_protocol(fw: Any) -> None:
     fw._dateline_blocks = True
 
 
+def _block(compression: int, databytes: bytes, df: int, last: int, maxweight: float,
+           minbyte: int, maxbyte: int) -> tuple[bytes, bytes]:
+    """A block's info and data bytes as `W3PostingsWriter._write_block` makes them: the
+    data compressed from `COMPRESSION_MIN_SIZE` on, the info pickled at protocol 2."""
+    comp = compression if len(databytes) >= COMPRESSION_MIN_SIZE else 0
+    if comp:
+        databytes = zlib.compress(databytes, comp)
+    return dumps((df, last, maxweight, comp, minbyte, maxbyte), 2), databytes
+
+
 def _write_block(pw: Any, last: bool = False) -> None:
     """`W3PostingsWriter._write_block`, the block's data pickled at `BLOCK_PROTOCOL`."""
     if not pw._blockcount:
         pw._postfile.write(WHOOSH3_HEADER_MAGIC)
     pw._terminfo.add_block(pw)
-    databytes = dumps((pw._mini_ids(), pw._mini_weights(), pw._mini_values()), BLOCK_PROTOCOL)
-    comp = pw._compression if len(databytes) >= COMPRESSION_MIN_SIZE else 0
-    if comp:
-        databytes = zlib.compress(databytes, comp)
     ids = pw._ids
-    infobytes = dumps((len(ids), ids[-1], pw._maxweight, comp, length_to_byte(pw._minlength),
-                       length_to_byte(pw._maxlength)), 2)
+    infobytes, databytes = _block(
+        pw._compression,
+        dumps((pw._mini_ids(), pw._mini_weights(), pw._mini_values()), BLOCK_PROTOCOL),
+        len(ids), ids[-1], pw._maxweight, length_to_byte(pw._minlength),
+        length_to_byte(pw._maxlength))
     blocklength = len(infobytes) + len(databytes)
     postfile = pw._postfile
     postfile.write_int(-blocklength if last else blocklength)  # negative: the last block
