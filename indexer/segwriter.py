@@ -11,9 +11,11 @@ Here every posting is one entry of flat arrays (term number, document, weight,
 position bytes), appended as documents are added; finishing the segment sorts the
 terms once (numpy; documents arrive in number order) and hands the codec whole
 blocks, with each block's length range from an array of field lengths kept while
-adding. One-block terms, nearly all of them, are written as the codec's
-`_write_block` / `finish_postings` / `finish_term` would write them, into a buffer;
-longer ones through the codec's own postings writer. The segment holds what Whoosh's
+adding. One-block terms, nearly all of them, are laid out a chunk at a time with
+numpy (indexer/blocks.py), byte for byte as the codec's `_write_block` /
+`finish_postings` / `finish_term` would write them; longer ones go through the codec's
+own postings writer. Postings are not in term order in the file (each term's row says
+where its postings are): a chunk's one-block terms come first, then its longer ones. The segment holds what Whoosh's
 would, which tests/test_segwriter.py checks term by term and posting by posting; only
 its blocks' data is pickled at protocol 4, not 2 (`BLOCK_PROTOCOL`), and its term
 table's hash tables order a cluster's entries differently (`_write_hash_tables`). The
@@ -31,19 +33,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import md5
 from itertools import accumulate, count, islice, repeat
-from operator import lt, sub
+from operator import lt
 from pickle import dumps, loads
 from struct import Struct
 from typing import Any, overload
 
 import numpy as np
-from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC
 from whoosh.filedb.filetables import HashWriter, md5_hash
 from whoosh.formats import Positions
-from whoosh.system import pack_int, pack_ushort
+from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import PostingPool, SegmentWriter
 
+from indexer import blocks
 from search import analysis, flatpostings, lexicon
 from search.fingerprint import WordTerms
 
@@ -504,36 +507,61 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
                 inside = span < len(table)
                 lengths[bounds[first]:bounds[end]][inside] = table[span[inside]]
         lens = array("I", lengths.tobytes())
-        del lengths, ids_np
+        del ids_np
+        arrays = blocks.Postings(
+            np.frombuffer(bounds, dtype=np.uint64).astype(np.int64),
+            np.frombuffer(got.ids, dtype=np.uint32), np.frombuffer(got.weights, dtype=np.float32),
+            np.frombuffer(got.data, dtype=np.uint8), np.frombuffer(got.begins, dtype=np.uint32),
+            np.frombuffer(got.ends, dtype=np.uint32), lengths)
+        counts = np.diff(arrays.bounds)
+        limit = getattr(self.codec, "_blocklimit", 128)
+        compression = getattr(self.codec, "_compression", 3)
         ids, weights, values = got.ids, got.weights, (got.data, got.begins, got.ends)
-        current = None
-        single = _SingleBlocks(fw)
         long_terms: list[int] = []  # written as several blocks: also as flat arrays
-        for t, (fieldname, tbytes) in enumerate(keys):
-            if fieldname != current:
-                single.flush()
-                if current is not None:
-                    fw.finish_field()
-                fw.start_field(fieldname, schema[fieldname])
-                single.start_field()
-                current = fieldname
-            start, end = bounds[t], bounds[t + 1]
-            if end - start <= single.limit:
-                single.term(tbytes, start, end, ids, weights, values, lens)
-                continue
-            single.flush()
-            long_terms.append(t)
-            fw.start_term(tbytes)
-            _write_postings(fw._postwriter, start, end, ids, weights, values, lens)
-            fw.finish_term()
-            single.flush()  # the buffer's offsets start after what that term wrote
-        single.flush()
-        if current is not None:
+        for fieldname, first, end in keys.runs():
+            fw.start_field(fieldname, schema[fieldname])
+            kind = blocks.kind(schema[fieldname].format.fixed_value_size())
+            prefix = pack_ushort(fw._fieldid)
+            for a, b in _chunks(arrays.bounds, first, end):
+                rows: list[bytes] = [b""] * (b - a)
+                short = np.flatnonzero(counts[a:b] <= limit) + a
+                laid = blocks.build(short, arrays, kind, compression)
+                if len(laid.terms):
+                    base = fw._postfile.tell()
+                    fw._postfile.write(laid.data)
+                    for t, row in zip((laid.terms - a).tolist(), laid.row_values(base),
+                                      strict=True):
+                        rows[t] = row
+                # The rest through the codec's own postings writer: terms of several
+                # blocks, and the odd one-block term `blocks` leaves (rejected).
+                rest = np.setdiff1d(np.arange(a, b), laid.terms, assume_unique=True)
+                for t in rest.tolist():
+                    fw.start_term(keys.terms[t])
+                    _write_postings(fw._postwriter, bounds[t], bounds[t + 1], ids, weights,
+                                    values, lens)
+                    rows[t - a] = fw._postwriter.finish_postings().to_bytes()
+                    if counts[t] > limit:
+                        long_terms.append(t)
+                _add_rows(fw._tindex, [prefix + tbytes for tbytes in keys.terms[a:b]], rows)
             fw.finish_field()
         _hash_rows(fw._tindex)
         fw.close()
-        del lens
+        del lens, lengths, arrays
         _write_flat(self.storage, self.newsegment, schema, got, long_terms)
+
+CHUNK_TERMS = 1 << 16  # terms laid out at once by `blocks.build`
+CHUNK_POSTINGS = 1 << 18  # ... and postings (bounds its index arrays: ~8 bytes a value byte)
+
+
+def _chunks(bounds: np.ndarray, first: int, end: int) -> Iterator[tuple[int, int]]:
+    """Split terms [first, end) into runs of at most `CHUNK_TERMS` terms and about
+    `CHUNK_POSTINGS` postings (at least one term each)."""
+    a = first
+    while a < end:
+        b = int(np.searchsorted(bounds, bounds[a] + CHUNK_POSTINGS, side="right")) - 1
+        b = min(end, a + CHUNK_TERMS, max(b, a + 1))
+        yield a, b
+        a = b
 
 
 def _write_flat(storage: Any, segment: Any, schema: Any, got: Sorted, long_terms: list[int]
@@ -626,108 +654,6 @@ def _positions(got: Sorted, runs: list[tuple[int, int]], n: int
     return starts, positions
 
 
-class _SingleBlocks:
-    """Writes the terms whose postings fit in one block (nearly all of a segment's) as
-    `W3FieldWriter.start_term` / `W3PostingsWriter._write_block(last=True)` /
-    `finish_postings` / `finish_term` would (but for the pickle protocol of the block's
-    data, `BLOCK_PROTOCOL`), into a buffer written to
-    the postings file in large pieces, and their term-table rows as
-    `OrderedHashWriter.add` would, a batch at a time (`_add_rows`): per term, two
-    pickles and a packed row instead of a dozen calls, a `TermInfo`, five `tell`s and
-    eight writes. Most terms have one posting, which takes a shorter path still."""
-
-    FLUSH_BYTES = 1 << 20
-
-    def __init__(self, fw: Any) -> None:
-        self.fw = fw
-        self.buf = bytearray()
-        self.base = 0
-        self.limit = 0
-        self.fieldkey = b""
-        self.fixedsize: int | None = None
-        self.compression = 0
-        self.keys: list[bytes] = []  # term-table rows not yet written
-        self.infos: list[bytes] = []
-
-    def start_field(self) -> None:
-        fw = self.fw
-        pw = fw._postwriter
-        self.limit = pw._blocklimit
-        self.compression = pw._compression
-        self.fieldkey = pack_ushort(fw._fieldid)
-        self.fixedsize = fw._fieldobj.format.fixed_value_size()
-        self.base = fw._postfile.tell()
-
-    def flush(self) -> None:
-        """Write what is buffered (before anything else writes to either file)."""
-        if self.buf:
-            self.fw._postfile.write(bytes(self.buf))
-            self.buf = bytearray()
-        if self.keys:
-            _add_rows(self.fw._tindex, self.keys, self.infos)
-            self.keys, self.infos = [], []
-        self.base = self.fw._postfile.tell()
-
-    def _values(self, found: list[bytes]) -> Any:
-        fixed = self.fixedsize
-        return tuple(found) if fixed is None or fixed < 0 else \
-            None if fixed == 0 else b"".join(found)
-
-    def term(self, tbytes: bytes, start: int, end: int, ids: array[int],
-             weights: array[float], values: tuple[bytes, array[int], array[int]],
-             lengths: array[int]) -> None:
-        if end - start == 1:
-            self._one(tbytes, start, ids, weights, values, lengths)
-            return
-        block_ids = ids[start:end]
-        block_weights = weights[start:end]
-        found, maxweight, minlength, maxlength = _block_stats(start, end, weights, values,
-                                                              lengths)
-        if block_weights.count(block_weights[0]) == len(block_weights):
-            mini_weights: Any = None if block_weights[0] == 1.0 else block_weights[0]
-        else:
-            mini_weights = tuple(block_weights)
-        first = block_ids[0]
-        databytes = dumps(((first, *map(sub, block_ids[1:], block_ids)), mini_weights,
-                           self._values(found)), BLOCK_PROTOCOL)
-        self._write(tbytes, len(block_ids), first, block_ids[-1], databytes,
-                    sum(block_weights), maxweight, minlength, maxlength)
-
-    def _one(self, tbytes: bytes, j: int, ids: array[int], weights: array[float],
-             values: tuple[bytes, array[int], array[int]], lengths: array[int]) -> None:
-        """`term` for a term with one posting (`_block_stats` of one, inline)."""
-        data, begins, ends = values
-        doc, weight, length = ids[j], weights[j], lengths[j]
-        a, b = begins[j], ends[j]
-        found = [data[a:b]] if b > a else []
-        databytes = dumps(((doc,), None if weight == 1.0 else weight, self._values(found)),
-                          BLOCK_PROTOCOL)
-        self._write(tbytes, 1, doc, doc, databytes, weight, weight if weight > 0 else 0,
-                    length or None, length)
-
-    def _write(self, tbytes: bytes, df: int, first: int, last: int, databytes: bytes,
-               total: float, maxweight: float, minlength: int | None, maxlength: int) -> None:
-        minbyte, maxbyte = length_to_byte(minlength), length_to_byte(maxlength)
-        infobytes, databytes = _block(self.compression, databytes, df, last, maxweight,
-                                      minbyte, maxbyte)
-        buf = self.buf
-        offset = self.base + len(buf)
-        buf += WHOOSH3_HEADER_MAGIC
-        buf += pack_int(-(len(infobytes) + len(databytes)))
-        buf += infobytes
-        buf += databytes
-        # W3TermInfo(...).to_bytes(), not inlined (whoosh3's `inlinelimit` never inlines).
-        self.keys.append(self.fieldkey + tbytes)
-        self.infos.append(_INFO_ROW.pack(0, total, df, minbyte, maxbyte, max(0, maxweight),
-                                         first, last, offset, self.base + len(buf) - offset))
-        if len(buf) >= self.FLUSH_BYTES:
-            self.flush()
-
-
-_TERMINFO = W3TermInfo._struct
-# A term's row value: its `W3TermInfo` bytes, then its postings' offset (`pack_long`) and
-# length (`pack_int`), in one pack ("!": no padding between them).
-_INFO_ROW = Struct(_TERMINFO.format + "qi")
 _ROW_HEAD = Struct("!ii")  # filetables' key and value lengths
 
 

@@ -317,32 +317,38 @@ def test_hash_table_placement_reaches_every_entry_from_its_home_slot() -> None:
 
 def test_blocks_are_pickled_at_the_block_protocol(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Short terms' blocks (the writer's own) and long terms' (through Whoosh's postings
-    writer) pickle their data at BLOCK_PROTOCOL; Whoosh's protocol-2 pickling is never
-    used for a block, in a new segment or a merged one."""
+    """Short terms' blocks (laid out by indexer/blocks.py) and long terms' (through
+    Whoosh's postings writer) hold their data pickled at BLOCK_PROTOCOL, in a new
+    segment and in a merged one: every block the reader loads says so."""
     import pickle
 
     import whoosh.codec.whoosh3 as w3
 
     from indexer import segwriter
-    seen: list[tuple[int, int]] = []  # (protocol, postings) of each block's data
+    seen: list[tuple[int, int]] = []  # (protocol, postings) of each block read
 
-    def spy(real: Any) -> Any:
-        def dumps(obj: Any, protocol: int) -> bytes:
-            if isinstance(obj, tuple) and len(obj) == 3 and isinstance(obj[0], tuple):
-                seen.append((protocol, len(obj[0])))
-            return real(obj, protocol)
-        return dumps
+    def loads(data: bytes) -> Any:
+        obj = pickle.loads(data)
+        if isinstance(obj, tuple) and len(obj) == 3 and isinstance(obj[0], tuple):
+            seen.append((data[1] if data[0] == 0x80 else 0, len(obj[0])))
+        return obj
 
-    monkeypatch.setattr(segwriter, "dumps", spy(pickle.dumps))
-    monkeypatch.setattr(w3, "dumps", spy(pickle.dumps))
+    def read_every_block(ix: Any) -> None:
+        seen.clear()
+        with ix.reader() as r:
+            for field, term in r.all_terms():
+                if r.schema[field].format is not None:
+                    list(r.postings(field, term).all_ids())
+
+    monkeypatch.setattr(w3, "loads", loads)
     ix = _build(tmp_path / "pool", TermPoolWriter, [to_document(a) for a in _articles(700)])
+    read_every_block(ix)
     assert {p for p, _n in seen} == {segwriter.BLOCK_PROTOCOL}
     assert any(n == 128 for _p, n in seen) and any(n == 1 for _p, n in seen)  # long, single
-    seen.clear()
     merging = TermPoolWriter(ix)  # one more document, and every segment merged into one
     merging.add_document(**to_document(_articles(701)[700]))  # English: "item" in body
     merging.commit(optimize=True)
+    read_every_block(ix)
     assert seen and {p for p, _n in seen} == {segwriter.BLOCK_PROTOCOL}
     with ix.reader() as r:
         assert len(_postings(r, "body", b"item")) == 700 * 3 // 5 + 1
