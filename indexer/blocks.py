@@ -1,15 +1,16 @@
-"""One-block terms' postings records and term-table rows, laid out with numpy.
+"""A segment's postings records and term-table rows, laid out with numpy.
 
-Nearly every term of a segment has a few postings, written as one block: a pickle of
-(ids, weights, values), its info pickle, the record header, a row for the terms table.
-Made one term at a time in Python that was ~18 s of an index worker's ~105 s over its
-28k articles, about 20 us a term. Here a chunk of terms is laid out at once: every
-opcode, integer, float and value byte goes to its place by array indexing, and only
-zlib runs per block (those of `COMPRESSION_MIN_SIZE` bytes and up). The bytes are
-what `pickle.dumps` writes, byte for byte (tests/test_blocks.py holds them equal), so
-a segment's files are the ones the per-term path wrote. A term this layout does not
-cover (a one-byte value, which pickle memoizes as a shared object; a pickle big enough
-for pickle to frame in pieces) is returned as rejected, for the caller's Whoosh path.
+Each term's postings are blocks of up to 128: per block a pickle of (ids, weights,
+values) and an info pickle, per term a header and a row for the terms table. Nearly
+every term has one block. Made one term at a time in Python that was ~18 s of an
+index worker's ~105 s over its 28k articles, about 20 us a term. Here a chunk of terms
+is laid out at once: every opcode, integer, float and value byte goes to its place by
+array indexing, and only zlib runs per block (those of `COMPRESSION_MIN_SIZE` bytes and
+up). The bytes are what `pickle.dumps` and `W3PostingsWriter` write, byte for byte
+(tests/test_blocks.py holds them equal), so a segment's files are the ones the per-term
+path wrote. A term this layout does not cover (a one-byte value, which pickle memoizes
+as a shared object; a pickle big enough for pickle to frame in pieces) is handed back
+as rejected, for the caller to write through the codec.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ _HEADER = 11  # PROTO 4, FRAME and its 8-byte length
 _MAGIC = np.frombuffer(WHOOSH3_HEADER_MAGIC, dtype=np.uint8)
 _BYTES = np.asarray(_length_byte_cache, dtype=np.int64)
 _LENGTH_MAX = 106374  # `length_to_byte`: this length and up are byte 255
+_NO_LENGTH = 1 << 40  # above any field length: a block or term without one
+BLOCK_LIMIT = 128  # postings in a block (W3Codec's `blocklimit`)
 
 # A term's row value (`W3TermInfo._struct`, then the postings' offset and length).
 ROW = np.dtype([("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minlength", "u1"),
@@ -60,7 +63,7 @@ class Postings:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Some terms' records, one after another, and their rows (offsets from 0)."""
+    """Some terms' records, one term's after another, and their rows (offsets from 0)."""
 
     terms: np.ndarray  # the terms written, ascending
     rejected: np.ndarray  # the terms left to the caller
@@ -81,16 +84,27 @@ def kind(fixed_size: int | None) -> int:
     return VAR if fixed_size is None or fixed_size < 0 else NONE if fixed_size == 0 else JOINED
 
 
-def build(terms: np.ndarray, got: Postings, values: int, compression: int) -> Chunk:
-    """Lay out the one-block records of `terms` (ascending; each of at most a block
-    limit of postings), with `values` (VAR, NONE, JOINED) and zlib level `compression`
-    (0: none): each record is the header magic, the block's length (negative: its
-    last), the info pickle, the data, as `W3PostingsWriter._write_block` writes it."""
+def build(terms: np.ndarray, got: Postings, values: int, compression: int,
+          limit: int = BLOCK_LIMIT) -> Chunk:
+    """Lay out the postings of `terms` (ascending), in blocks of `limit` postings, with
+    `values` (VAR, NONE, JOINED) and zlib level `compression` (0: none), as
+    `W3PostingsWriter` writes them: a term's records are the header magic, then per
+    block its length (negative: the term's last block), its info pickle, its data."""
     terms = np.asarray(terms, dtype=np.int64)
-    lay = _Layout(terms, got, values)
+    if not len(terms):
+        return Chunk(terms, terms, b"", np.zeros(0, dtype=ROW))
+    start = got.bounds[terms]
+    n = got.bounds[terms + 1] - start
+    per = (n + limit - 1) // limit  # blocks of each term
+    bfirst = _starts(per)  # each term's first block
+    btix = np.repeat(np.arange(len(terms)), per)
+    nth = np.arange(int(per.sum()), dtype=np.int64) - bfirst[btix]  # a block's place in its term
+    lay = _Layout(start[btix] + nth * limit, np.minimum(limit, n[btix] - nth * limit), got,
+                  values)
     bad = lay.rejected()
     if bad.any():
-        chunk = build(terms[~bad], got, values, compression)
+        bad = _sums(bad.astype(np.int64), bfirst) > 0
+        chunk = build(terms[~bad], got, values, compression, limit)
         return Chunk(chunk.terms, np.sort(np.r_[chunk.rejected, terms[bad]]), chunk.data,
                      chunk.rows)
     pickles, plen = lay.pickles()
@@ -107,23 +121,27 @@ def build(terms: np.ndarray, got: Postings, values: int, compression: int) -> Ch
     else:
         big = np.zeros(0, dtype=np.int64)
 
-    # The info: (df, last id, max weight, compression, min/max length bytes), protocol 2.
-    n, last = lay.n, lay.last
+    # The info: (postings, last id, max weight, compression, min/max length bytes),
+    # pickled at protocol 2.
     maxw = np.where(lay.wmax > 0, lay.wmax, 0.0)
     minbyte = np.where(lay.minlength > 0, _length_bytes(lay.minlength), 0)
     maxbyte = _length_bytes(lay.maxlength)
     wsize = np.where(maxw > 0, 9, 2)  # a float, or the int 0
-    isize = (3 + _int_size(n) + _int_size(last) + wsize + _int_size(comp)
+    isize = (3 + _int_size(lay.n) + _int_size(lay.last) + wsize + _int_size(comp)
              + _int_size(minbyte) + _int_size(maxbyte) + 4)
-    rlen = 8 + isize + dlen
+    opening = nth == 0
+    lastblock = np.zeros(len(nth), dtype=bool)
+    lastblock[bfirst + per - 1] = True
+    rlen = 4 * opening + 4 + isize + dlen
     rstart = _starts(rlen)
     out = np.zeros(int(rlen.sum()), dtype=np.uint8)
-    out[rstart[:, None] + np.arange(4)] = _MAGIC
-    _put_be32(out, rstart + 4, -(isize + dlen))  # one block: the last
-    at = rstart + 8
+    out[rstart[opening][:, None] + np.arange(4)] = _MAGIC
+    at = rstart + 4 * opening
+    _put_be32(out, at, np.where(lastblock, -1, 1) * (isize + dlen))
+    at = at + 4
     out[at], out[at + 1], out[at + 2] = _PROTO, 2, _MARK
     at = at + 3
-    for v in (n, last):
+    for v in (lay.n, lay.last):
         _put_ints(out, at, v)
         at = at + _int_size(v)
     floats = maxw > 0
@@ -141,28 +159,30 @@ def build(terms: np.ndarray, got: Postings, values: int, compression: int) -> Ch
         zdata = np.frombuffer(b"".join(packed), dtype=np.uint8)
         _copy(out, at[big], zdata, _starts(dlen[big]), dlen[big])
 
+    # Each term's row: its blocks' statistics together (`W3TermInfo.add_block`).
     rows = np.zeros(len(terms), dtype=ROW)
-    rows["weight"] = lay.total
+    rows["weight"] = _sums(lay.total, bfirst)
     rows["df"] = n
-    rows["minlength"] = minbyte
-    rows["maxlength"] = maxbyte
-    rows["maxweight"] = maxw
-    rows["minid"] = lay.ids[lay.first]
-    rows["maxid"] = last
-    rows["offset"] = rstart
-    rows["length"] = rlen
+    least = np.where(lay.minlength > 0, lay.minlength, _NO_LENGTH)
+    least = np.minimum.reduceat(least, bfirst)
+    rows["minlength"] = np.where(least < _NO_LENGTH, _length_bytes(least), 0)
+    rows["maxlength"] = _length_bytes(np.maximum.reduceat(lay.maxlength, bfirst))
+    rows["maxweight"] = np.maximum.reduceat(maxw, bfirst)
+    rows["minid"] = lay.ids[lay.first[bfirst]]
+    rows["maxid"] = lay.last[bfirst + per - 1]
+    rows["offset"] = rstart[bfirst]
+    rows["length"] = _sums(rlen, bfirst)
     return Chunk(terms, np.zeros(0, dtype=np.int64), out.tobytes(), rows)
 
 
 class _Layout:
-    """Each term's block pickle, sized per part (ids, weights, values), then laid out."""
+    """Each block's pickle, sized per part (ids, weights, values), then laid out."""
 
-    def __init__(self, terms: np.ndarray, got: Postings, values: int) -> None:
-        start = got.bounds[terms]
-        n = self.n = got.bounds[terms + 1] - start
+    def __init__(self, start: np.ndarray, n: np.ndarray, got: Postings, values: int) -> None:
+        self.n = n  # a block's postings: got's [start, start + n)
         self.values = values
-        self.first = first = _starts(n)  # each term's first posting, in this layout's order
-        tix = self.tix = np.repeat(np.arange(len(terms)), n)
+        self.first = first = _starts(n)  # each block's first posting, in this layout's order
+        tix = self.tix = np.repeat(np.arange(len(n)), n)
         pj = np.arange(int(n.sum()), dtype=np.int64) - first[tix] + start[tix]
         ids = self.ids = got.ids[pj].astype(np.int64)
         self.last = ids[first + n - 1]
@@ -181,15 +201,14 @@ class _Layout:
 
         lengths = got.lengths[pj].astype(np.int64)
         self.maxlength = np.maximum.reduceat(lengths, first)
-        self.minlength = np.minimum.reduceat(np.where(lengths > 0, lengths, _LENGTH_MAX << 8),
-                                             first)
-        self.minlength[self.minlength == _LENGTH_MAX << 8] = 0  # none: length_to_byte(None)
+        self.minlength = np.minimum.reduceat(np.where(lengths > 0, lengths, _NO_LENGTH), first)
+        self.minlength[self.minlength == _NO_LENGTH] = 0  # none: length_to_byte(None)
 
         self.src = got.begins[pj].astype(np.int64)
         vl = self.vl = got.ends[pj].astype(np.int64) - self.src
         self.data = got.data
         if values == NONE:
-            self.vlen: np.ndarray = np.ones(len(terms), dtype=np.int64)
+            self.vlen: np.ndarray = np.ones(len(n), dtype=np.int64)
         elif values == VAR:
             nonempty = vl > 0
             self.item = np.where(nonempty, vl + np.where(vl < 256, 3, 6), 0)
@@ -201,7 +220,7 @@ class _Layout:
         self.plen = _HEADER + self.idlen + self.wlen + self.vlen + 3
 
     def rejected(self) -> np.ndarray:
-        """Terms whose pickle this layout does not write as pickle would."""
+        """Blocks whose pickle this layout does not write as pickle would."""
         bad = (self.plen >= FRAME_LIMIT) | (self.ids[self.first + self.n - 1] >= 1 << 31)
         if self.values == VAR:
             bad |= _sums((self.vl == 1).astype(np.int64), self.first) > 0
@@ -274,8 +293,8 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
 
 
 def _sums(x: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Each term's sum of a per-posting array (every term has a posting)."""
-    return np.add.reduceat(x, first) if len(first) else np.zeros(0, dtype=x.dtype)
+    """Each group's sum of `x`, the groups starting at `first` (none empty)."""
+    return np.add.reduceat(x, first)
 
 
 def _within(x: np.ndarray, first: np.ndarray, tix: np.ndarray) -> np.ndarray:

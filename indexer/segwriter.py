@@ -517,36 +517,32 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         limit = getattr(self.codec, "_blocklimit", 128)
         compression = getattr(self.codec, "_compression", 3)
         ids, weights, values = got.ids, got.weights, (got.data, got.begins, got.ends)
-        long_terms: list[int] = []  # written as several blocks: also as flat arrays
         for fieldname, first, end in keys.runs():
             fw.start_field(fieldname, schema[fieldname])
             kind = blocks.kind(schema[fieldname].format.fixed_value_size())
             prefix = pack_ushort(fw._fieldid)
             for a, b in _chunks(arrays.bounds, first, end):
+                laid = blocks.build(np.arange(a, b), arrays, kind, compression, limit)
                 rows: list[bytes] = [b""] * (b - a)
-                short = np.flatnonzero(counts[a:b] <= limit) + a
-                laid = blocks.build(short, arrays, kind, compression)
                 if len(laid.terms):
                     base = fw._postfile.tell()
                     fw._postfile.write(laid.data)
                     for t, row in zip((laid.terms - a).tolist(), laid.row_values(base),
                                       strict=True):
                         rows[t] = row
-                # The rest through the codec's own postings writer: terms of several
-                # blocks, and the odd one-block term `blocks` leaves (rejected).
-                rest = np.setdiff1d(np.arange(a, b), laid.terms, assume_unique=True)
-                for t in rest.tolist():
+                # The odd term `blocks` leaves (rejected): the codec's own postings writer.
+                for t in laid.rejected.tolist():
                     fw.start_term(keys.terms[t])
                     _write_postings(fw._postwriter, bounds[t], bounds[t + 1], ids, weights,
                                     values, lens)
                     rows[t - a] = fw._postwriter.finish_postings().to_bytes()
-                    if counts[t] > limit:
-                        long_terms.append(t)
                 _add_rows(fw._tindex, [prefix + tbytes for tbytes in keys.terms[a:b]], rows)
             fw.finish_field()
         _hash_rows(fw._tindex)
         fw.close()
         del lens, lengths, arrays
+        # Terms written as several blocks: also as flat arrays.
+        long_terms = np.flatnonzero(counts > limit).tolist()
         _write_flat(self.storage, self.newsegment, schema, got, long_terms)
 
 CHUNK_TERMS = 1 << 16  # terms laid out at once by `blocks.build`

@@ -20,44 +20,54 @@ ROW = Struct(W3TermInfo._struct.format + "qi")
 
 
 def reference(got: blocks.Postings, data: bytes, t: int, values: int, compression: int,
-              offset: int) -> tuple[bytes, bytes]:
-    """Term t's record and row, one Python object at a time as the codec makes them."""
+              offset: int, limit: int = blocks.BLOCK_LIMIT) -> tuple[bytes, bytes]:
+    """Term t's records and row, one Python object at a time as the codec makes them:
+    `W3PostingsWriter._write_block` per block, `W3TermInfo.add_block` and `to_bytes`."""
     s, e = int(got.bounds[t]), int(got.bounds[t + 1])
-    ids = [int(x) for x in got.ids[s:e]]
-    weights = [float(x) for x in got.weights[s:e]]
-    # Sliced from a bytes object, as the segment writer does: a one-byte value is then
-    # Python's shared object, which pickle writes once and refers back to.
-    found = [data[b:f] for b, f in zip(got.begins[s:e].tolist(), got.ends[s:e].tolist(),
-                                       strict=True) if f > b]
-    vals = tuple(found) if values == blocks.VAR else None if values == blocks.NONE \
-        else b"".join(found)
-    if weights.count(weights[0]) == len(weights):
-        mini: object = None if weights[0] == 1.0 else weights[0]
-    else:
-        mini = tuple(weights)
-    databytes = dumps(((ids[0], *map(sub, ids[1:], ids)), mini, vals), BLOCK_PROTOCOL)
-    top = max(weights)
-    maxweight = top if top > 0 else 0
-    lens = [int(x) for x in got.lengths[s:e] if x]
-    minbyte = length_to_byte(min(lens) if lens else None)
-    maxbyte = length_to_byte(max(lens) if lens else 0)
-    info, body = _block(compression, databytes, len(ids), ids[-1], maxweight, minbyte, maxbyte)
-    record = WHOOSH3_HEADER_MAGIC + pack_int(-(len(info) + len(body))) + info + body
-    row = ROW.pack(0, sum(weights), len(ids), minbyte, maxbyte, max(0, maxweight), ids[0],
-                   ids[-1], offset, len(record))
+    record = WHOOSH3_HEADER_MAGIC
+    total, minlength, maxlength, maxweight = 0.0, None, 0, 0
+    for bs in range(s, e, limit):
+        be = min(e, bs + limit)
+        ids = [int(x) for x in got.ids[bs:be]]
+        weights = [float(x) for x in got.weights[bs:be]]
+        # Sliced from a bytes object, as the segment writer does: a one-byte value is
+        # then Python's shared object, which pickle writes once and refers back to.
+        found = [data[b:f] for b, f in zip(got.begins[bs:be].tolist(),
+                                           got.ends[bs:be].tolist(), strict=True) if f > b]
+        vals = tuple(found) if values == blocks.VAR else None if values == blocks.NONE \
+            else b"".join(found)
+        if weights.count(weights[0]) == len(weights):
+            mini: object = None if weights[0] == 1.0 else weights[0]
+        else:
+            mini = tuple(weights)
+        databytes = dumps(((ids[0], *map(sub, ids[1:], ids)), mini, vals), BLOCK_PROTOCOL)
+        top = max(weights)
+        top = top if top > 0 else 0
+        lens = [int(x) for x in got.lengths[bs:be] if x]
+        low = min(lens) if lens else None
+        high = max(lens) if lens else 0
+        info, body = _block(compression, databytes, len(ids), ids[-1], top,
+                            length_to_byte(low), length_to_byte(high))
+        size = len(info) + len(body)
+        record += pack_int(-size if be == e else size) + info + body
+        total += sum(weights)
+        minlength = low if minlength is None else min(minlength, low) if low else minlength
+        maxlength, maxweight = max(maxlength, high), max(maxweight, top)
+    row = ROW.pack(0, total, e - s, length_to_byte(minlength), length_to_byte(maxlength),
+                   maxweight, int(got.ids[s]), int(got.ids[e - 1]), offset, len(record))
     return record, row
 
 
 def postings(rng: np.random.Generator, terms: int, values: int, *, big_values: bool = False,
              one_byte: bool = False) -> tuple[blocks.Postings, bytes]:
-    """Random sorted postings: 1-130 per term, ids increasing per term (some past 2**16
+    """Random sorted postings: 1-300 per term, ids increasing per term (some past 2**16
     and 2**24), weights all 1, all equal or varied, values of 0-400 bytes."""
-    n = rng.choice([1, 1, 1, 2, 3, 4, 5, 17, 128], size=terms)
+    n = rng.choice([1, 1, 1, 2, 3, 4, 5, 17, 128, 129, 300], size=terms)
     bounds = np.r_[0, np.cumsum(n)].astype(np.int64)
     ids, weights = [], []
     for k in n:
         top = rng.choice([300, 70_000, 1 << 26])
-        ids.append(np.sort(rng.choice(top, size=k, replace=False)))
+        ids.append(np.sort(rng.choice(max(top, 1000), size=k, replace=False)))
         kind = rng.integers(3)
         weights.append(np.ones(k) if kind == 0 else np.full(k, rng.choice([2.0, 0.5, 3.0]))
                        if kind == 1 else rng.integers(1, 9, size=k) * 1.5)
@@ -88,17 +98,19 @@ def postings(rng: np.random.Generator, terms: int, values: int, *, big_values: b
 
 @pytest.mark.parametrize("values", [blocks.VAR, blocks.NONE, blocks.JOINED])
 @pytest.mark.parametrize("compression", [0, 3])
-def test_records_and_rows_are_the_codecs_byte_for_byte(values: int, compression: int) -> None:
-    rng = np.random.default_rng(values * 10 + compression)
-    got, data = postings(rng, 400, values, big_values=True)
-    terms = np.arange(0, 400, 1 + (values == blocks.NONE))  # every term, or every other
-    chunk = blocks.build(terms, got, values, compression)
+@pytest.mark.parametrize("limit", [blocks.BLOCK_LIMIT, 5])
+def test_records_and_rows_are_the_codecs_byte_for_byte(values: int, compression: int,
+                                                       limit: int) -> None:
+    rng = np.random.default_rng(values * 10 + compression + limit)
+    got, data = postings(rng, 300, values, big_values=True)
+    terms = np.arange(0, 300, 1 + (values == blocks.NONE))  # every term, or every other
+    chunk = blocks.build(terms, got, values, compression, limit)
     assert chunk.terms.tolist() == terms.tolist() and not len(chunk.rejected)
     base = 1000
     rows = chunk.row_values(base)
     at = 0
     for i, t in enumerate(terms.tolist()):
-        record, row = reference(got, data, t, values, compression, base + at)
+        record, row = reference(got, data, t, values, compression, base + at, limit)
         assert chunk.data[at:at + len(record)] == record, t
         assert rows[i] == row, t
         at += len(record)
@@ -107,19 +119,30 @@ def test_records_and_rows_are_the_codecs_byte_for_byte(values: int, compression:
 
 def test_blocks_load_as_the_terms_postings() -> None:
     got, _data = postings(np.random.default_rng(7), 50, blocks.VAR)
-    chunk = blocks.build(np.arange(50), got, blocks.VAR, 3)
+    chunk = blocks.build(np.arange(50), got, blocks.VAR, 3, limit=5)
     at = 0
     for t, row in zip(chunk.terms.tolist(), chunk.row_values(0), strict=True):
         length = ROW.unpack(row)[-1]
         record = chunk.data[at:at + length]
-        info_and_data = record[8:]
-        info = loads(info_and_data)
-        body = info_and_data[len(dumps(info, 2)):]
-        ids, _weights, vals = loads(zlib.decompress(body) if info[3] else body)
+        assert record[:4] == WHOOSH3_HEADER_MAGIC
+        pos, found, values = 4, [], 0
+        while True:  # each block: its length (negative: the last), info, data
+            size = int.from_bytes(record[pos:pos + 4], "big", signed=True)
+            block = record[pos + 4:pos + 4 + abs(size)]
+            info = loads(block)
+            body = block[len(dumps(info, 2)):]
+            ids, _weights, vals = loads(zlib.decompress(body) if info[3] else body)
+            found.extend(np.cumsum(ids).tolist())
+            values += len(vals)
+            pos += 4 + abs(size)
+            if size < 0:
+                break
+        assert pos == len(record)
         s, e = int(got.bounds[t]), int(got.bounds[t + 1])
-        assert list(np.cumsum(ids)) == got.ids[s:e].tolist()
-        assert len(vals) == sum(1 for j in range(s, e) if got.ends[j] > got.begins[j])
+        assert found == got.ids[s:e].tolist()
+        assert values == sum(1 for j in range(s, e) if got.ends[j] > got.begins[j])
         at += length
+    assert at == len(chunk.data)
 
 
 def test_terms_it_does_not_lay_out_are_handed_back() -> None:
