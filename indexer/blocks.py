@@ -70,13 +70,11 @@ class Chunk:
     data: bytes
     rows: np.ndarray  # ROW, one per written term
 
-    def row_values(self, base: int) -> list[bytes]:
-        """The rows as the terms table's values, for records written at `base`."""
+    def placed(self, base: int) -> np.ndarray:
+        """The rows, for records written from `base` on."""
         rows = self.rows.copy()
         rows["offset"] += base
-        raw = rows.tobytes()
-        size = ROW.itemsize
-        return [raw[i:i + size] for i in range(0, len(raw), size)]
+        return rows
 
 
 def kind(fixed_size: int | None) -> int:
@@ -96,7 +94,7 @@ def build(terms: np.ndarray, got: Postings, values: int, compression: int,
     start = got.bounds[terms]
     n = got.bounds[terms + 1] - start
     per = (n + limit - 1) // limit  # blocks of each term
-    bfirst = _starts(per)  # each term's first block
+    bfirst = starts(per)  # each term's first block
     btix = np.repeat(np.arange(len(terms)), per)
     nth = np.arange(int(per.sum()), dtype=np.int64) - bfirst[btix]  # a block's place in its term
     lay = _Layout(start[btix] + nth * limit, np.minimum(limit, n[btix] - nth * limit), got,
@@ -108,7 +106,7 @@ def build(terms: np.ndarray, got: Postings, values: int, compression: int,
         return Chunk(chunk.terms, np.sort(np.r_[chunk.rejected, terms[bad]]), chunk.data,
                      chunk.rows)
     pickles, plen = lay.pickles()
-    pstart = _starts(plen)
+    pstart = starts(plen)
     comp = np.where(plen >= COMPRESSION_MIN_SIZE, compression, 0)
     dlen = plen.copy()
     packed: list[bytes] = []
@@ -133,7 +131,7 @@ def build(terms: np.ndarray, got: Postings, values: int, compression: int,
     lastblock = np.zeros(len(nth), dtype=bool)
     lastblock[bfirst + per - 1] = True
     rlen = 4 * opening + 4 + isize + dlen
-    rstart = _starts(rlen)
+    rstart = starts(rlen)
     out = np.zeros(int(rlen.sum()), dtype=np.uint8)
     out[rstart[opening][:, None] + np.arange(4)] = _MAGIC
     at = rstart + 4 * opening
@@ -154,10 +152,10 @@ def build(terms: np.ndarray, got: Postings, values: int, compression: int,
     out[at], out[at + 1], out[at + 3] = _TUPLE, _BINPUT, _STOP  # BINPUT 0
     at = at + 4
     plain = comp == 0
-    _copy(out, at[plain], pickles, pstart[plain], plen[plain])
+    copy(out, at[plain], pickles, pstart[plain], plen[plain])
     if len(big):
         zdata = np.frombuffer(b"".join(packed), dtype=np.uint8)
-        _copy(out, at[big], zdata, _starts(dlen[big]), dlen[big])
+        copy(out, at[big], zdata, starts(dlen[big]), dlen[big])
 
     # Each term's row: its blocks' statistics together (`W3TermInfo.add_block`).
     rows = np.zeros(len(terms), dtype=ROW)
@@ -181,7 +179,7 @@ class _Layout:
     def __init__(self, start: np.ndarray, n: np.ndarray, got: Postings, values: int) -> None:
         self.n = n  # a block's postings: got's [start, start + n)
         self.values = values
-        self.first = first = _starts(n)  # each block's first posting, in this layout's order
+        self.first = first = starts(n)  # each block's first posting, in this layout's order
         tix = self.tix = np.repeat(np.arange(len(n)), n)
         pj = np.arange(int(n.sum()), dtype=np.int64) - first[tix] + start[tix]
         ids = self.ids = got.ids[pj].astype(np.int64)
@@ -230,7 +228,7 @@ class _Layout:
         """Every term's pickle of (ids, weights, values), one after another, and their
         lengths: `pickle.dumps((ids, weights, values), 4)`."""
         n, first, tix, plen = self.n, self.first, self.tix, self.plen
-        start = _starts(plen)
+        start = starts(plen)
         out = np.zeros(int(plen.sum()), dtype=np.uint8)
         out[start], out[start + 1], out[start + 2] = _PROTO, 4, _FRAME
         _put_le(out, start + 3, plen - _HEADER, 4)  # the frame's length (8 bytes, < 2**32)
@@ -266,7 +264,7 @@ class _Layout:
             out[at] = np.where(big, _BINBYTES, _SHORT_BINBYTES)
             _put_le(out, at + 1, joined, 1)
             _put_le(out, (at + 2)[big], joined[big] >> 8, 3)
-            _copy(out, at[tix] + head[tix] + _within(self.vl, first, tix), self.data, self.src,
+            copy(out, at[tix] + head[tix] + _within(self.vl, first, tix), self.data, self.src,
                   self.vl)
             out[at + head + joined] = _MEMOIZE
         end = at + self.vlen
@@ -282,11 +280,11 @@ class _Layout:
         out[at] = np.where(big, _BINBYTES, _SHORT_BINBYTES)
         _put_le(out, at + 1, vl, 1)
         _put_le(out, (at + 2)[big], vl[big] >> 8, 3)
-        _copy(out, at + head, self.data, src, vl)
+        copy(out, at + head, self.data, src, vl)
         out[at + head + vl] = _MEMOIZE
 
 
-def _starts(lengths: np.ndarray) -> np.ndarray:
+def starts(lengths: np.ndarray) -> np.ndarray:
     """Where each of consecutive pieces of these lengths starts."""
     ends = np.cumsum(lengths)
     return ends - lengths
@@ -355,13 +353,13 @@ def _put_tuple(out: np.ndarray, at: np.ndarray, n: np.ndarray, length: np.ndarra
     out[close + 1] = _MEMOIZE
 
 
-def _copy(out: np.ndarray, at: np.ndarray, src: np.ndarray, begins: np.ndarray,
+def copy(out: np.ndarray, at: np.ndarray, src: np.ndarray, begins: np.ndarray,
           lengths: np.ndarray) -> None:
     """Copy `src[begins[i]:begins[i] + lengths[i]]` to `out[at[i]:...]`, for every i."""
     total = int(lengths.sum())
     if not total:
         return
-    step = np.arange(total, dtype=np.int64) - np.repeat(_starts(lengths), lengths)
+    step = np.arange(total, dtype=np.int64) - np.repeat(starts(lengths), lengths)
     out[np.repeat(at, lengths) + step] = src[np.repeat(begins, lengths) + step]
 
 

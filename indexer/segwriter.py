@@ -35,7 +35,6 @@ from hashlib import md5
 from itertools import accumulate, count, islice, repeat
 from operator import lt
 from pickle import dumps, loads
-from struct import Struct
 from typing import Any, overload
 
 import numpy as np
@@ -523,19 +522,17 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
             prefix = pack_ushort(fw._fieldid)
             for a, b in _chunks(arrays.bounds, first, end):
                 laid = blocks.build(np.arange(a, b), arrays, kind, compression, limit)
-                rows: list[bytes] = [b""] * (b - a)
+                rows = np.zeros(b - a, dtype=blocks.ROW)
                 if len(laid.terms):
-                    base = fw._postfile.tell()
+                    rows[laid.terms - a] = laid.placed(fw._postfile.tell())
                     fw._postfile.write(laid.data)
-                    for t, row in zip((laid.terms - a).tolist(), laid.row_values(base),
-                                      strict=True):
-                        rows[t] = row
                 # The odd term `blocks` leaves (rejected): the codec's own postings writer.
                 for t in laid.rejected.tolist():
                     fw.start_term(keys.terms[t])
                     _write_postings(fw._postwriter, bounds[t], bounds[t + 1], ids, weights,
                                     values, lens)
-                    rows[t - a] = fw._postwriter.finish_postings().to_bytes()
+                    rows[t - a] = np.frombuffer(fw._postwriter.finish_postings().to_bytes(),
+                                                dtype=blocks.ROW)[0]
                 _add_rows(fw._tindex, [prefix + tbytes for tbytes in keys.terms[a:b]], rows)
             fw.finish_field()
         _hash_rows(fw._tindex)
@@ -650,20 +647,27 @@ def _positions(got: Sorted, runs: list[tuple[int, int]], n: int
     return starts, positions
 
 
-_ROW_HEAD = Struct("!ii")  # filetables' key and value lengths
-
-
-def _add_rows(table: Any, keys: list[bytes], values: list[bytes]) -> None:
+def _add_rows(table: Any, keys: list[bytes], values: np.ndarray) -> None:
     """`OrderedHashWriter.add(key, value)` for each pair (keys in order), one write; the
-    rows' hashes and positions go to `_hash_rows`' arrays, not the table's buckets."""
+    values are the rows of `values` (each the same size: bytes, one per row, or a
+    structured array). The rows' hashes and positions go to `_hash_rows`' arrays, not
+    the table's buckets."""
     if not keys:
         return
     if keys[0] <= table.lastkey or not all(map(lt, keys, islice(keys, 1, None))):
         raise ValueError(f"Keys must increase: {table.lastkey!r}..{keys[0]!r}..{keys[-1]!r}")
+    raw = values.view(np.uint8).reshape(len(keys), -1)
+    size = raw.shape[1]
     dbfile = table.dbfile
-    sizes = [8 + len(k) + len(v) for k, v in zip(keys, values, strict=True)]
-    starts = list(accumulate(sizes, initial=dbfile.tell()))
-    starts.pop()
+    klen = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    rel = blocks.starts(8 + klen + size)  # each row: key length, value length, key, value
+    out = np.zeros(int(rel[-1] + 8 + klen[-1] + size), dtype=np.uint8)
+    out[rel[:, None] + np.arange(4)] = klen.astype(">i4").view(np.uint8).reshape(-1, 4)
+    out[rel[:, None] + np.arange(4, 8)] = np.frombuffer(size.to_bytes(4, "big"), np.uint8)
+    blocks.copy(out, rel + 8, np.frombuffer(b"".join(keys), dtype=np.uint8),
+                blocks.starts(klen), klen)
+    out[(rel + 8 + klen)[:, None] + np.arange(size)] = raw
+    starts = (rel + dbfile.tell()).tolist()
     index = table.index  # a GrowableArray of key positions: widened first if need be
     try:
         array(index.typecode, starts[-1:])
@@ -673,8 +677,7 @@ def _add_rows(table: Any, keys: list[bytes], values: list[bytes]) -> None:
     hashes, positions = _hash_rows(table)
     hashes.extend([_md5_low32(k) for k in keys])
     positions.extend(starts)
-    heads = map(_ROW_HEAD.pack, map(len, keys), map(len, values))
-    dbfile.write(b"".join([piece for row in zip(heads, keys, values, strict=True) for piece in row]))
+    dbfile.write(out.data)
     table.lastkey = keys[-1]
 
 

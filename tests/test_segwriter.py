@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from whoosh import index as whoosh_index
 from whoosh.writing import PostingPool, SegmentWriter
@@ -237,7 +238,7 @@ def test_a_writer_past_its_memory_limit_spills_to_whooshs_pool(tmp_path: Path) -
 
 
 def _hash_file(keys: list[bytes], ours: bool) -> bytes:
-    """A terms table of `keys` (value i: b"v<i>" i % 5 times) written by Whoosh's
+    """A terms table of `keys` (values of 5 bytes) written by Whoosh's
     `OrderedHashWriter.add` or by `_add_rows` (its first half, then Whoosh's `add` for
     the rest: a segment's long terms go through Whoosh)."""
     from whoosh.filedb.filestore import RamStorage
@@ -246,9 +247,9 @@ def _hash_file(keys: list[bytes], ours: bool) -> bytes:
     from indexer.segwriter import _add_rows
     storage = RamStorage()
     table = OrderedHashWriter(storage.create_file("t"))
-    values = [b"v%d" % i * (i % 5) for i in range(len(keys))]
+    values = [b"v%04d" % (i * 7 % 10_000) for i in range(len(keys))]  # all one size
     half = len(keys) // 2 if ours else 0
-    _add_rows(table, keys[:half], values[:half])
+    _add_rows(table, keys[:half], np.frombuffer(b"".join(values[:half]), dtype=np.uint8))
     for key, value in zip(keys[half:], values[half:], strict=True):
         table.add(key, value)
     table.close()
@@ -287,7 +288,7 @@ def test_terms_table_holds_what_whooshs_holds_and_finds_every_key() -> None:
         reader = OrderedHashReader(storage.open_file("t"), len(ours))
         assert list(reader.keys()) == keys
         for i, key in enumerate(keys):
-            assert reader[key] == b"v%d" % i * (i % 5)
+            assert reader[key] == b"v%04d" % (i * 7 % 10_000)
             assert reader.closest_key(key) == key
         for _ in range(200):
             absent = bytes(rng.randrange(256) for _ in range(13))  # longer than any key
@@ -295,8 +296,6 @@ def test_terms_table_holds_what_whooshs_holds_and_finds_every_key() -> None:
 
 
 def test_hash_table_placement_reaches_every_entry_from_its_home_slot() -> None:
-    import numpy as np
-
     from indexer.segwriter import _placed
     rng = np.random.default_rng(3)
     wrapped = 0
