@@ -350,7 +350,7 @@ def _save_stories(path: Path, applier: Applier) -> dict[str, object] | None:
     return {
         "params": stories.params.to_json(),
         "articles": len(stories),
-        "stories": sum(1 for _ in stories.stories()),
+        "stories": stories.story_count(),
         "multi_version_stories": multi,
     }
 

@@ -601,6 +601,7 @@ def _write_flat(storage: Any, segment: Any, schema: Any, got: Sorted, long_terms
 
 POSITIONS_CHUNK = 1 << 16  # postings decoded by one `loads` (bounds the list it builds)
 _PICKLE_HEAD = 9  # a value's count (4 bytes), then `\x80\x02]q\x00`: protocol, list, memo
+_LIST_OPEN = b"\x80\x02]"  # protocol 2, an empty list (its appends follow)
 
 
 def _positions(got: Sorted, runs: list[tuple[int, int]], n: int
@@ -630,8 +631,14 @@ def _positions(got: Sorted, runs: list[tuple[int, int]], n: int
     for a, b in runs:
         for j0 in range(a, b, POSITIONS_CHUNK):
             j1 = min(b, j0 + POSITIONS_CHUNK)
-            body = b"".join([data[begins[j] + _PICKLE_HEAD:ends[j] - 1] for j in range(j0, j1)])
-            deltas = loads(b"\x80\x02]" + body + b".")
+            # The values' appends, gathered with numpy between a list opcode and STOP.
+            froms = np.frombuffer(begins, dtype=np.uint32)[j0:j1].astype(np.int64) + _PICKLE_HEAD
+            sizes = np.frombuffer(ends, dtype=np.uint32)[j0:j1].astype(np.int64) - 1 - froms
+            body = np.empty(len(_LIST_OPEN) + int(sizes.sum()) + 1, dtype=np.uint8)
+            body[:len(_LIST_OPEN)] = np.frombuffer(_LIST_OPEN, dtype=np.uint8)
+            body[-1] = ord(".")
+            blocks.copy(body, len(_LIST_OPEN) + blocks.starts(sizes), raw, froms, sizes)
+            deltas = loads(body.data)
             at = int(starts[j0])
             out = positions[at:at + len(deltas)]
             if len(out) != len(deltas) or at + len(deltas) != int(starts[j1]):

@@ -34,7 +34,7 @@ import threading
 import weakref
 import zlib
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, islice
@@ -312,6 +312,29 @@ class FlatPostings(KeyedRows):
         begin = self._pos_starts[j].astype(np.int64)
         counts = self._pos_starts[j + 1].astype(np.int64) - begin
         return np.repeat(docs[hit], counts), self._positions[expand_runs(begin, counts)]
+
+
+    def field_terms(self, field: str) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+        """Return the field's terms in order, with each one's first document (segment-
+        local) and how many documents hold it: a unique field read without a lookup."""
+        keys, ends = self._keys, self._key_ends
+        prefix = key_of(field, b"")
+
+        def field_at(r: int) -> str:
+            key = bytes(keys[ends[r - 1] if r else 0:ends[r]])
+            return key[:key.index(SEPARATOR)].decode("ascii")
+
+        rows = range(len(self))  # sorted by (field, term)
+        lo, hi = bisect_left(rows, field, key=field_at), bisect_right(rows, field, key=field_at)
+        if hi == lo:
+            return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        first = int(ends[lo - 1]) if lo else 0
+        blob = bytes(keys[first:ends[hi - 1]])
+        at = np.frombuffer(ends, dtype=ends.format)[lo:hi].astype(np.int64) - first
+        begin = np.r_[0, at[:-1]] + len(prefix)
+        terms = [blob[b:e] for b, e in zip(begin.tolist(), at.tolist(), strict=True)]
+        starts = np.frombuffer(self._starts, dtype=self._starts.format)[lo:hi + 1].astype(np.int64)
+        return terms, self._ids[starts[:-1]].astype(np.int64), np.diff(starts)
 
 
 class _Absent(FlatPostings):

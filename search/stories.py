@@ -32,6 +32,7 @@ import struct
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from search.analysis import ANALYSIS_VERSION
@@ -200,11 +201,19 @@ class StoryIndex:
             raise KeyError(story_id)
         return len(self._members[slot])
 
+    def story_count(self) -> int:
+        """Return how many stories there are (an article on its own is one)."""
+        return len(self._members)
+
     def stories(self) -> Iterator[tuple[str, list[str]]]:
         """Yield (story id, member ids in time order) for every story."""
-        for leader in self._members:
+        for leader, slots in self._members.items():
             story_id = self._entry(leader).id
-            yield story_id, self.members(story_id)
+            if len(slots) == 1:  # most: an article on its own, nothing to sort
+                yield story_id, [story_id]
+            else:
+                yield story_id, [e.id for e in sorted(map(self._entry, slots),
+                                                      key=attrgetter("key"))]
 
     def assignments(self) -> dict[str, str]:
         """Return {article id: story id} for every article."""

@@ -61,6 +61,33 @@ def test_doc_ids_follow_segments_and_deletions(tmp_path: Path) -> None:
         assert len(keys) == r.doc_count_all()
 
 
+def test_doc_ids_from_flat_postings_are_whooshs(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment with flat postings gives its ids from their arrays; the same ids as
+    Whoosh's term table gives, deleted and re-added documents included."""
+    from search import cursor, flatpostings
+    articles = corpus(30)
+    loc = build_index(tmp_path, articles, as_jobs=True)
+    ix = whoosh_index.open_dir(str(loc.current().path))
+    w = ix.writer()
+    for a in articles[:5]:
+        w.update_document(**to_document(dataclasses.replace(a, title=a.title + " (updated)")))
+    w.delete_by_term("id", "a010")
+    w.commit(merge=False)
+    with ix.searcher() as s:
+        r = s.reader()
+        flat = flatpostings.for_segment(r.leaf_readers()[0][0])
+        assert flat.complete  # the first segment (the job's writer) has the file
+        terms, docs, counts = flat.field_terms("id")
+        assert len(terms) == 30 and set(counts.tolist()) == {1}
+        assert flat.field_terms("no_such_field")[0] == []
+        ours = doc_ids(r)
+        cursor._IDS.pop(r)
+        monkeypatch.setattr(flatpostings, "for_segment", lambda leaf: flatpostings.ABSENT)
+        assert doc_ids(r) == ours
+        assert sum(1 for i in ours if i) == 29
+
+
 def test_relevance_page_widens_until_ties_are_settled(tmp_path: Path) -> None:
     """Whoosh orders equal scores by document number; the page must order them by id."""
     articles = corpus(40)
