@@ -543,7 +543,7 @@ class TermPoolWriter(SegmentWriter):  # type: ignore[misc]
         _write_flat(self.storage, self.newsegment, schema, got, long_terms)
 
 CHUNK_TERMS = 1 << 16  # terms laid out at once by `blocks.build`
-CHUNK_POSTINGS = 1 << 18  # ... and postings (bounds its index arrays: ~8 bytes a value byte)
+CHUNK_POSTINGS = 1 << 16  # ... and postings: its arrays take ~150 bytes a posting
 
 
 def _chunks(bounds: np.ndarray, first: int, end: int) -> Iterator[tuple[int, int]]:

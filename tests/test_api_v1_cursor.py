@@ -80,6 +80,7 @@ def test_doc_ids_from_flat_postings_are_whooshs(tmp_path: Path,
         assert flat.complete  # the first segment (the job's writer) has the file
         terms, docs, counts = flat.field_terms("id")
         assert len(terms) == 30 and set(counts.tolist()) == {1}
+        assert sorted(docs.tolist()) == list(range(30))  # each id's one document
         assert flat.field_terms("no_such_field")[0] == []
         ours = doc_ids(r)
         cursor._IDS.pop(r)
