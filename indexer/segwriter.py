@@ -673,7 +673,9 @@ def _add_rows(table: Any, keys: list[bytes], values: np.ndarray) -> None:
     out[rel[:, None] + np.arange(4, 8)] = np.frombuffer(size.to_bytes(4, "big"), np.uint8)
     blocks.copy(out, rel + 8, np.frombuffer(b"".join(keys), dtype=np.uint8),
                 blocks.starts(klen), klen)
-    out[(rel + 8 + klen)[:, None] + np.arange(size)] = raw
+    at = rel + 8 + klen
+    for k in range(size):  # a column at a time: no index array of every value byte
+        out[at + k] = raw[:, k]
     starts = (rel + dbfile.tell()).tolist()
     index = table.index  # a GrowableArray of key positions: widened first if need be
     try:
