@@ -209,12 +209,12 @@ class _Layout:
             self.vlen: np.ndarray = np.ones(len(n), dtype=np.int64)
         elif values == VAR:
             nonempty = vl > 0
-            self.item = np.where(nonempty, vl + np.where(vl < 256, 3, 6), 0)
+            self.item = np.where(nonempty, _bytes_len(vl), 0)
             self.vn = _sums(nonempty.astype(np.int64), first)
             self.vlen = np.where(self.vn == 0, 1, _tuple_len(self.vn, _sums(self.item, first)))
         else:
             self.joined = _sums(vl, first)
-            self.vlen = self.joined + np.where(self.joined < 256, 3, 6)
+            self.vlen = _bytes_len(self.joined)
         self.plen = _HEADER + self.idlen + self.wlen + self.vlen + 3
 
     def rejected(self) -> np.ndarray:
@@ -225,7 +225,7 @@ class _Layout:
         return bad
 
     def pickles(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every term's pickle of (ids, weights, values), one after another, and their
+        """Every block's pickle of (ids, weights, values), one after another, and their
         lengths: `pickle.dumps((ids, weights, values), 4)`."""
         n, first, tix, plen = self.n, self.first, self.tix, self.plen
         start = starts(plen)
@@ -258,15 +258,10 @@ class _Layout:
             out[at[empty]] = _EMPTY_TUPLE
             _put_tuple(out, at[~empty], self.vn[~empty], self.vlen[~empty])
         else:
-            joined = self.joined
-            big = joined >= 256
-            head = np.where(big, 5, 2)
-            out[at] = np.where(big, _BINBYTES, _SHORT_BINBYTES)
-            _put_le(out, at + 1, joined, 1)
-            _put_le(out, (at + 2)[big], joined[big] >> 8, 3)
+            head = _put_bytes_head(out, at, self.joined)  # one bytes object: the values joined
             copy(out, at[tix] + head[tix] + _within(self.vl, first, tix), self.data, self.src,
-                  self.vl)
-            out[at + head + joined] = _MEMOIZE
+                 self.vl)
+            out[at + head + self.joined] = _MEMOIZE
         end = at + self.vlen
         out[end], out[end + 1], out[end + 2] = _TUPLE1 + 2, _MEMOIZE, _STOP  # TUPLE3 of the parts
         return out, plen
@@ -274,14 +269,25 @@ class _Layout:
     def _put_bytes(self, out: np.ndarray, at: np.ndarray, mask: np.ndarray) -> None:
         """Each masked posting's value as a bytes object at `at`: SHORT_BINBYTES or
         BINBYTES, its length, its bytes, MEMOIZE."""
-        at, vl, src = at[mask], self.vl[mask], self.src[mask]
-        big = vl >= 256
-        head = np.where(big, 5, 2)
-        out[at] = np.where(big, _BINBYTES, _SHORT_BINBYTES)
-        _put_le(out, at + 1, vl, 1)
-        _put_le(out, (at + 2)[big], vl[big] >> 8, 3)
-        copy(out, at + head, self.data, src, vl)
+        at, vl = at[mask], self.vl[mask]
+        head = _put_bytes_head(out, at, vl)
+        copy(out, at + head, self.data, self.src[mask], vl)
         out[at + head + vl] = _MEMOIZE
+
+
+def _bytes_len(size: np.ndarray) -> np.ndarray:
+    """Bytes of a pickled bytes object of `size` bytes: opcode, length, bytes, MEMOIZE."""
+    return size + np.where(size < 256, 3, 6)
+
+
+def _put_bytes_head(out: np.ndarray, at: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """SHORT_BINBYTES (a one-byte length) or BINBYTES (four) at `at`; return each head's
+    length (where the bytes go)."""
+    big = size >= 256
+    out[at] = np.where(big, _BINBYTES, _SHORT_BINBYTES)
+    _put_le(out, at + 1, size, 1)
+    _put_le(out, (at + 2)[big], size[big] >> 8, 3)
+    return np.where(big, 5, 2)
 
 
 def starts(lengths: np.ndarray) -> np.ndarray:

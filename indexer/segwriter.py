@@ -11,12 +11,12 @@ Here every posting is one entry of flat arrays (term number, document, weight,
 position bytes), appended as documents are added; finishing the segment sorts the
 terms once (numpy; documents arrive in number order) and hands the codec whole
 blocks, with each block's length range from an array of field lengths kept while
-adding. One-block terms, nearly all of them, are laid out a chunk at a time with
-numpy (indexer/blocks.py), byte for byte as the codec's `_write_block` /
-`finish_postings` / `finish_term` would write them; longer ones go through the codec's
-own postings writer. Postings are not in term order in the file (each term's row says
-where its postings are): a chunk's one-block terms come first, then its longer ones. The segment holds what Whoosh's
-would, which tests/test_segwriter.py checks term by term and posting by posting; only
+adding. The postings files and term-table rows are laid out a chunk of terms at a
+time with numpy (indexer/blocks.py), byte for byte as the codec's `_write_block` /
+`finish_postings` / `finish_term` would write them; the odd term that layout leaves goes
+through the codec's own postings writer. Postings are not in term order in the file
+(each term's row says where its postings are): a chunk's laid-out terms come first,
+then those it left. The segment holds what Whoosh's would, which tests/test_segwriter.py checks term by term and posting by posting; only
 its blocks' data is pickled at protocol 4, not 2 (`BLOCK_PROTOCOL`), and its term
 table's hash tables order a cluster's entries differently (`_write_hash_tables`). The
 pool takes about a third of the memory, so a worker's segment holds ~3.5x more postings at the same `segment_mb`: a full build has a few segments

@@ -191,8 +191,7 @@ class StoryIndex:
         slot = self._slot.get(story_id)
         if slot is None or slot not in self._members:
             raise KeyError(story_id)
-        entries = [self._entry(s) for s in self._members[slot]]
-        return [e.id for e in sorted(entries, key=lambda e: e.key)]
+        return self._ordered(self._members[slot])
 
     def size(self, story_id: str) -> int:
         """Return how many versions a story has (1 for an article on its own)."""
@@ -209,11 +208,12 @@ class StoryIndex:
         """Yield (story id, member ids in time order) for every story."""
         for leader, slots in self._members.items():
             story_id = self._entry(leader).id
-            if len(slots) == 1:  # most: an article on its own, nothing to sort
-                yield story_id, [story_id]
-            else:
-                yield story_id, [e.id for e in sorted(map(self._entry, slots),
-                                                      key=attrgetter("key"))]
+            # Most are an article on its own: nothing to sort.
+            yield story_id, [story_id] if len(slots) == 1 else self._ordered(slots)
+
+    def _ordered(self, slots: Iterable[int]) -> list[str]:
+        """The ids of these slots' articles in time order."""
+        return [e.id for e in sorted(map(self._entry, slots), key=attrgetter("key"))]
 
     def assignments(self) -> dict[str, str]:
         """Return {article id: story id} for every article."""
