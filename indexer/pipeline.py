@@ -51,7 +51,7 @@ from whoosh.writing import SegmentWriter
 
 from indexer.segwriter import TermPoolWriter
 from search.analysis import forget_index_memos
-from search.fingerprint import Fingerprint, Scheme, fingerprint
+from search.fingerprint import Fingerprint, Scheme, fingerprints, term_values
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,14 @@ def _worker(
             if batch is None:
                 break
             t, c = time.perf_counter(), time.process_time()
+            values: list[bytes] = []
             for doc in batch:
                 writer.add_document(**doc)
-                if scheme is not None:
-                    prints.append((doc["id"], fingerprint(_body(doc), scheme, writer.words())))
+                if scheme is not None:  # the body's tokens and terms, while they are at hand
+                    values.append(term_values(_body(doc), scheme.shingle, writer.words()))
+            if scheme is not None:
+                prints.extend(zip([doc["id"] for doc in batch], fingerprints(values, scheme),
+                                  strict=True))
             docs += len(batch)
             if writer.pool.currentsize >= limit:
                 segments.append(writer._finalize_segment())

@@ -17,14 +17,17 @@ import pytest
 
 from search.analysis import term_for
 from search.fingerprint import (
+    DEFAULT_SCHEME,
     Fingerprint,
     Scheme,
     _probes,
     fingerprint,
+    fingerprints,
     jaccard,
     overlap,
     shingle_hashes,
     signature,
+    term_values,
 )
 from search.stories import STORIES_FILE, StoryFileError, StoryIndex, StoryParams
 
@@ -342,6 +345,25 @@ def test_fingerprint_matches_the_reference(length: int) -> None:
     assert shingle_hashes(text, 3) == shingles
 
 
+def _batched(texts: list[str], scheme: Scheme = DEFAULT_SCHEME) -> list[Fingerprint]:
+    return fingerprints([term_values(t, scheme.shingle) for t in texts], scheme)
+
+
+@pytest.mark.parametrize("scheme", [Scheme(), Scheme(shingle=2, bins=16), Scheme(shingle=1)])
+def test_batched_fingerprints_equal_one_at_a_time(scheme: Scheme) -> None:
+    """The index workers' batch path: texts of every length in one batch, texts sharing
+    shingles (a story's versions), a text twice, empty ones between them."""
+    words = WIRE.split()
+    texts = [" ".join(words[i * 7 % len(words)] for i in range(n))
+             for n in (0, 1, 2, 3, 5, 40, 150, 400, 2000)]
+    texts += [WIRE, WIRE.upper(), WIRE[: len(WIRE) // 2], WIRE, "", "said the", "Gaza Gaza Gaza"]
+    random.Random(3).shuffle(texts)
+    want = [fingerprint(t, scheme) for t in texts]
+    assert _batched(texts, scheme) == want
+    assert [_batched([t], scheme)[0] for t in texts] == want
+    assert fingerprints([], scheme) == []
+
+
 def test_fingerprint_matches_the_reference_on_real_articles(shared_data: Path) -> None:
     seed = (shared_data / "seed" / "anadolu-2024-09-13.txt").read_text(encoding="utf-8")
     texts = [seed, seed[: len(seed) // 3], seed.upper()]
@@ -351,3 +373,4 @@ def test_fingerprint_matches_the_reference_on_real_articles(shared_data: Path) -
         got = fingerprint(text)
         sig, shingles = _reference_fingerprint(text)
         assert (list(got.signature), got.size) == (sig, len(shingles))
+    assert _batched(texts) == [fingerprint(t) for t in texts]
