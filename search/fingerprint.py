@@ -187,19 +187,15 @@ def term_values(text: str, k: int, words: WordTerms | None = None) -> bytes:
 
 
 def _shingles(text: str, k: int, words: WordTerms | None = None) -> np.ndarray:
-    """The distinct k-term shingle hashes of `text`, sorted (uint64; see `shingle_hashes`).
-
-    numpy, not a set of Python ints: the XOR of the k shifted columns and the
-    de-duplication are a few array operations instead of a Python loop per shingle.
-    The tokens are `analysis.tokens`', so an index worker reuses the body's from
-    indexing, and their terms come from `words` (the writer's, which hold every word of
-    the text it has just indexed) or the index memo; only the rest are analysed here.
-    """
+    """The distinct k-term shingle hashes of `text`, sorted (uint64; see `shingle_hashes`);
+    its terms as `term_values` finds them."""
     return _hashes_of(term_values(text, k, words), k)
 
 
 def _hashes_of(values: bytes, k: int) -> np.ndarray:
-    """`_shingles` of a text's `term_values`."""
+    """`_shingles` of a text's `term_values`. numpy, not a set of Python ints: the XOR of
+    the k shifted columns and the de-duplication are a few array operations instead of a
+    Python loop per shingle."""
     hs = np.frombuffer(values, dtype="<u8").reshape(-1, k)
     n = len(hs)
     if n == 0:
@@ -256,26 +252,28 @@ def _signature(hashes: np.ndarray, bins: int) -> array:
     # Each bin keeps the smallest top half of the hashes that fall in it.
     sig = np.full(bins, _EMPTY, dtype=np.uint64)
     np.minimum.at(sig, (hashes & np.uint64(bins - 1)).astype(np.intp), hashes >> np.uint64(32))
-    empty = np.flatnonzero(sig == _EMPTY)
-    if len(empty):  # a short text (most articles): empty bins borrow along their probes
-        got = _borrowed(sig, empty, _probe_table(bins, PROBE_HEAD))
-        left = got == _EMPTY  # no filled bin among their first probes
-        if left.any():
-            got[left] = _borrowed(sig, empty[left], _probe_table(bins))
-        sig[empty] = got
+    _densify(sig.reshape(1, bins))
     return array("I", sig.astype(np.uint32).tobytes())
+
+
+def _densify(table: np.ndarray) -> None:
+    """Fill the empty bins of signatures (a row each, in place): a short text (most
+    articles) has some, and each borrows along its probes."""
+    rows, cols = np.nonzero(table == _EMPTY)
+    if not len(rows):
+        return
+    bins = table.shape[1]
+    got = _borrowed(table, rows, cols, _probe_table(bins, PROBE_HEAD))
+    left = got == _EMPTY  # no filled bin among their first probes
+    if left.any():
+        got[left] = _borrowed(table, rows[left], cols[left], _probe_table(bins))
+    table[rows, cols] = got
 
 
 # How many of its probes an empty bin looks at first. With a fraction f of bins empty,
 # a bin finds none filled among them with probability f ** PROBE_HEAD (1e-4 at f = 1/3):
 # nearly every article is done in one small gather instead of one over all the probes.
 PROBE_HEAD = 8
-
-
-def _borrowed(sig: np.ndarray, empty: np.ndarray, probes: np.ndarray) -> np.ndarray:
-    """The value each `empty` bin borrows: its first filled bin's along `probes`
-    (each bin's probe order, a row each), or `_EMPTY` where none of them is filled."""
-    return _borrowed_rows(sig.reshape(1, -1), np.zeros(len(empty), dtype=np.intp), empty, probes)
 
 
 def fingerprints(values: Sequence[bytes], scheme: Scheme = DEFAULT_SCHEME) -> list[Fingerprint]:
@@ -318,22 +316,18 @@ def fingerprints(values: Sequence[bytes], scheme: Scheme = DEFAULT_SCHEME) -> li
         cell = text * bins + (shingles & np.uint64(bins - 1)).astype(np.intp)
         np.minimum.at(flat, cell, shingles >> np.uint64(32))
         table = flat.reshape(len(long), bins)
-        rows, cols = np.nonzero(table == _EMPTY)
-        if len(rows):  # short texts: their empty bins borrow along their probes
-            got = _borrowed_rows(table, rows, cols, _probe_table(bins, PROBE_HEAD))
-            left = got == _EMPTY
-            if left.any():
-                got[left] = _borrowed_rows(table, rows[left], cols[left], _probe_table(bins))
-            table[rows, cols] = got
+        _densify(table)
         sigs = table.astype(np.uint32)
         for row, (i, size) in enumerate(zip(long.tolist(), sizes.tolist(), strict=True)):
             out[i] = Fingerprint(array("I", sigs[row].tobytes()), size)
     return out  # type: ignore[return-value]
 
 
-def _borrowed_rows(table: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                   probes: np.ndarray) -> np.ndarray:
-    """`_borrowed` for many signatures: bin `cols[i]` of signature `rows[i]`."""
+def _borrowed(table: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+              probes: np.ndarray) -> np.ndarray:
+    """The value empty bin `cols[i]` of signature `rows[i]` borrows: its first filled
+    bin's along `probes` (each bin's probe order, a row each), or `_EMPTY` where none of
+    them is filled."""
     order = probes[cols]
     found = table[rows[:, None], order]
     first = np.argmax(found != _EMPTY, axis=1)
