@@ -32,12 +32,13 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
-from search import termmemo
+from search import mapped, termmemo
 from search import trust as trust_check
 from search.errors import IndexUnavailable
 from search.schema import SCHEMA_VERSION, build_schema
 
 log = logging.getLogger(__name__)
+mapped.install()  # segment files read in place, not copied into every reader
 
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
