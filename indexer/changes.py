@@ -29,7 +29,7 @@ from indexer.sources import LineSource, SourceFile, file_sha1, iter_paths, open_
 from search.fingerprint import Fingerprint, fingerprint
 from search.models import Article
 from search.schema import to_document
-from search.stories import StoryIndex, sort_key
+from search.stories import StoryIndex
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +268,7 @@ class Applier:
         missing = [aid for aid in self._later if aid not in prints]
         if missing:
             raise RuntimeError(f"the index writer fingerprinted no body for {len(missing)} ids")
-        for aid, published in sorted(self._later.items(), key=lambda kv: sort_key(*kv)):
-            self.stories.add(aid, published, prints[aid])
+        self.stories.add_many((aid, published, prints[aid]) for aid, published in self._later.items())
         self._later.clear()
 
     def _write_promoted(self, files: dict[str, FileRecord]) -> None:

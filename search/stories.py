@@ -32,10 +32,14 @@ import struct
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from operator import attrgetter
 from pathlib import Path
 
+import numpy as np
+
 from search.analysis import ANALYSIS_VERSION
+from search.buckets import BandBuckets
 from search.fingerprint import (
     DEFAULT_SCHEME,
     FINGERPRINT_VERSION,
@@ -100,8 +104,10 @@ class StoryParams:
 
 DEFAULT_PARAMS = StoryParams()
 
-# array type codes by item size, for the band widths read as one integer
-_BAND_CODES = {array(code).itemsize: code for code in ("Q", "I")}
+# numpy types by item size, for the band widths read as one integer
+_BAND_CODES = {4: "<u4", 8: "<u8"}
+_MASK64 = (1 << 64) - 1
+EXTEND_CHUNK = 16384  # articles bucketed together by `add_many` (~25 MB of temporary arrays)
 
 
 def sort_key(article_id: str, published: dt.datetime | None) -> SortKey:
@@ -128,7 +134,7 @@ class StoryIndex:
         self._entries: list[_Entry | None] = []
         self._slot: dict[str, int] = {}
         self._free: list[int] = []
-        self._buckets: list[dict[int, int | list[int]]] = [{} for _ in range(params.bands)]
+        self._buckets = BandBuckets(params.bands)
         self._members: dict[int, set[int]] = {}  # leader slot -> member slots (leader too)
         self._latest: SortKey | None = None  # the greatest key ever added, for the fast path
         self._moved: set[str] = set()
@@ -142,12 +148,30 @@ class StoryIndex:
         params: StoryParams = DEFAULT_PARAMS,
     ) -> StoryIndex:
         """Build from (article id, published, fingerprint) tuples, in any order."""
-        ordered = sorted(items, key=lambda it: sort_key(it[0], it[1]))
         index = cls(params)
-        for article_id, published, fp in ordered:
-            index.add(article_id, published, fp)
+        index.add_many(items)
         index._moved.clear()
         return index
+
+    def add_many(self, items: Iterable[tuple[str, dt.datetime | None, Fingerprint]]) -> None:
+        """Add (or replace) many articles: `add` for each, in time order. When none is
+        here yet and all come after every article here (a rebuild, a load), they are
+        bucketed and linked together with array operations (`BandBuckets.extend`),
+        which gives the same links and stories as adding them one by one."""
+        ordered = sorted(((sort_key(aid, published), aid, fp) for aid, published, fp in items),
+                         key=lambda it: it[0])
+        if not ordered:
+            return
+        ids = {aid for _, aid, _ in ordered}
+        if len(ids) < len(ordered) or not ids.isdisjoint(self._slot) or (
+            self._latest is not None and ordered[0][0] <= self._latest
+        ):
+            for key, aid, fp in ordered:
+                if aid in self._slot:
+                    self.remove(aid)
+                self._insert(aid, key, fp)
+            return
+        self._extend(ordered)
 
     def add(self, article_id: str, published: dt.datetime | None, fp: Fingerprint) -> str:
         """Add (or replace) an article; return the id of the story it is in now."""
@@ -294,11 +318,15 @@ class StoryIndex:
         ):
             raise StoryFileError(f"{path} is inconsistent: rebuild it")
         index = cls(params)
-        # Entries were saved in time order, so every add takes the fast path.
-        for i, article_id in enumerate(ids):
-            published_key = (blocks[2][i], seconds[i], article_id)
-            fp = Fingerprint(sigs[i * bins : (i + 1) * bins], sizes[i])
-            index._insert(article_id, published_key, fp)
+        items = [
+            ((blocks[2][i], seconds[i], article_id), article_id,
+             Fingerprint(sigs[i * bins : (i + 1) * bins], sizes[i]))
+            for i, article_id in enumerate(ids)
+        ]
+        if any(a[0] >= b[0] for a, b in pairwise(items)):
+            raise StoryFileError(f"{path} is not in time order: rebuild it")
+        if items:
+            index._extend(items)  # saved in time order: all linked at once
         index._moved.clear()
         return index
 
@@ -315,6 +343,35 @@ class StoryIndex:
         else:
             self._redo(self._plan(self._component(slot), key))
 
+    def _extend(self, ordered: list[tuple[SortKey, str, Fingerprint]]) -> None:
+        """`_insert` of new articles in time order, all after every article here."""
+        slots = [self._new_slot(_Entry(aid, key, fp)) for key, aid, fp in ordered]
+        self._moved.update(aid for _, aid, _ in ordered)
+        bucketed = [s for s in slots if self._entry(s).fp.size >= self.params.min_shingles]
+        for start in range(0, len(bucketed), EXTEND_CHUNK):  # bounded temporary arrays
+            part = bucketed[start : start + EXTEND_CHUNK]
+            keys = np.stack([self._band_keys(self._entry(s).fp) for s in part])
+            for a, b in self._buckets.extend(np.array(part, dtype=np.int32), keys):
+                self._link_pair(self._entry(a), a, self._entry(b), b)
+        for slot in slots:  # in time order: each sees its earlier first versions decided
+            self._assign(slot)
+        self._latest = ordered[-1][0]
+
+    def _link_pair(self, entry: _Entry, slot: int, o: _Entry, other: int) -> None:
+        """Link two bucketed articles when they are close enough in time and similar enough."""
+        window = self.params.window_days
+        if (
+            window is not None
+            and not entry.key[0]
+            and not o.key[0]
+            and abs(entry.key[1] - o.key[1]) > window * 86400
+        ):
+            return
+        sim = self.similarity(entry.fp, o.fp)
+        if sim >= self.params.threshold:
+            entry.links[other] = sim
+            o.links[slot] = sim
+
     def _entry(self, slot: int) -> _Entry:
         e = self._entries[slot]
         assert e is not None
@@ -330,59 +387,29 @@ class StoryIndex:
         self._slot[entry.id] = slot
         return slot
 
-    def _band_keys(self, fp: Fingerprint) -> list[int]:
-        """Each band's key: its bins' bytes read as one unsigned integer when they fit
-        one (one or two bins a band: a list in one C call), else Python's hash of them
-        (salted per process, which is fine for buckets that live only in memory)."""
+    def _band_keys(self, fp: Fingerprint) -> np.ndarray:
+        """Each band's key (uint64): its bins' bytes read as one unsigned integer when
+        they fit one (one or two bins a band), else Python's hash of them (salted per
+        process, which is fine for buckets that live only in memory)."""
         width = 4 * self.params.rows
         raw = fp.signature.tobytes()[: width * self.params.bands]
         code = _BAND_CODES.get(width)
         if code is not None:
-            return array(code, raw).tolist()
-        return [hash(raw[i : i + width]) for i in range(0, len(raw), width)]
+            return np.frombuffer(raw, dtype=code).astype(np.uint64)
+        return np.array([hash(raw[i : i + width]) & _MASK64 for i in range(0, len(raw), width)],
+                        dtype=np.uint64)
 
     def _link(self, slot: int) -> None:
         """Bucket an article and link it to the candidates that are similar enough."""
         entry = self._entry(slot)
-        candidates: set[int] = set()
-        for bucket, key in zip(self._buckets, self._band_keys(entry.fp), strict=True):
-            held = bucket.setdefault(key, slot)
-            if held == slot:  # a new key (nearly all): bucketed in that one lookup
-                continue
-            if isinstance(held, int):
-                candidates.add(held)
-                bucket[key] = [held, slot]
-            else:
-                candidates.update(held)
-                held.append(slot)
-        threshold = self.params.threshold
-        window = self.params.window_days
-        for other in candidates:
-            o = self._entry(other)
-            if (
-                window is not None
-                and not entry.key[0]
-                and not o.key[0]
-                and abs(entry.key[1] - o.key[1]) > window * 86400
-            ):
-                continue
-            sim = self.similarity(entry.fp, o.fp)
-            if sim >= threshold:
-                entry.links[other] = sim
-                o.links[slot] = sim
+        for other in self._buckets.add(slot, self._band_keys(entry.fp)):
+            self._link_pair(entry, slot, self._entry(other), other)
 
     def _unbucket(self, slot: int) -> None:
         entry = self._entry(slot)
         if entry.fp.size < self.params.min_shingles:
             return
-        for bucket, key in zip(self._buckets, self._band_keys(entry.fp), strict=True):
-            held = bucket[key]
-            if isinstance(held, int):
-                del bucket[key]
-            else:
-                held.remove(slot)
-                if len(held) == 1:
-                    bucket[key] = held[0]
+        self._buckets.remove(slot, self._band_keys(entry.fp))
 
     def _component(self, start: int) -> set[int]:
         """Return the slots connected to `start` through links."""
