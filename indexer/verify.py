@@ -24,9 +24,10 @@ class VerificationError(Exception):
 def verify_generation(path: Path, expected_ids: set[str]) -> None:
     """Reopen the generation at `path` and check it against `expected_ids`.
 
-    Without mmap: Whoosh then reads the files on demand, where a memory-mapped
-    reader copies every segment's postings and term index into memory (~620 MB at
-    56k articles, on top of the job's own memory at its end).
+    Without mmap: Whoosh then reads the files on demand. Through a map, reading every
+    stored document back would add the whole stored column's pages to this process
+    (before `search.mapped`, a mapped reader also copied every segment's postings and
+    term index: ~620 MB at 56k articles).
     """
     ix = FileStorage(str(path), supports_mmap=False).open_index()
     try:

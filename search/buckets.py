@@ -58,12 +58,10 @@ class BandBuckets:
         flat = keys.ravel()
         band = np.tile(np.arange(bands, dtype=self._band.dtype), m)
         owner = np.repeat(slots.astype(np.int32), bands)
-        a_parts, b_parts = [], []
-        for found in (self._pairs_in_arrays(flat, band, owner), self._pairs_among(flat, band, owner)):
-            a_parts.append(found[0])
-            b_parts.append(found[1])
+        new, old = self._pairs_in_arrays(flat, band, owner)
+        one, other = self._pairs_among(flat, band, owner)
         self._put(flat, band, owner)
-        return _unique_pairs(np.concatenate(a_parts), np.concatenate(b_parts))
+        return _unique_pairs(np.concatenate([new, one]), np.concatenate([old, other]))
 
     def _pairs_in_arrays(self, flat: np.ndarray, band: np.ndarray, owner: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray]:

@@ -364,7 +364,7 @@ _LOCK = threading.Lock()
 def _mapped(storage: Any, name: str) -> Any:
     """Return the file's bytes: a view of the compound segment's map when there is one.
 
-    (`CompoundStorage.open_file` would copy it: its BufferFile wraps the view in a BytesIO.)
+    (Reading the file `CompoundStorage.open_file` gives would copy it whole.)
     """
     compound = getattr(storage, "a", storage)  # a segment reader's OverlayStorage
     if isinstance(compound, CompoundStorage) and compound._source is not None \

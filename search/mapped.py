@@ -44,8 +44,14 @@ class MappedReader:
     def readline(self, size: int | None = -1) -> bytes:
         start = self._pos
         stop = len(self._buf) if size is None or size < 0 else min(start + size, len(self._buf))
-        found = bytes(self._buf[start:stop]).find(b"\n")
-        return self.read(stop - start if found < 0 else found + 1)
+        end, step = start, 128
+        while end < stop:  # look in growing pieces: a line's worth is copied, not the file
+            piece = min(end + step, stop)
+            found = bytes(self._buf[end:piece]).find(b"\n")
+            if found >= 0:
+                return self.read(end + found + 1 - start)
+            end, step = piece, 2 * step
+        return self.read(stop - start)
 
     def seek(self, pos: int, whence: int = 0) -> int:
         if whence == 1:

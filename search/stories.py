@@ -167,18 +167,19 @@ class StoryIndex:
             self._latest is not None and ordered[0][0] <= self._latest
         ):
             for key, aid, fp in ordered:
-                if aid in self._slot:
-                    self.remove(aid)
-                self._insert(aid, key, fp)
+                self._replace(aid, key, fp)
             return
         self._extend(ordered)
 
     def add(self, article_id: str, published: dt.datetime | None, fp: Fingerprint) -> str:
         """Add (or replace) an article; return the id of the story it is in now."""
+        self._replace(article_id, sort_key(article_id, published), fp)
+        return self.story_of(article_id)
+
+    def _replace(self, article_id: str, key: SortKey, fp: Fingerprint) -> None:
         if article_id in self._slot:
             self.remove(article_id)
-        self._insert(article_id, sort_key(article_id, published), fp)
-        return self.story_of(article_id)
+        self._insert(article_id, key, fp)
 
     def remove(self, article_id: str) -> None:
         """Remove an article; the later articles linked to it are re-decided."""
@@ -280,9 +281,8 @@ class StoryIndex:
         tmp = path.with_name(STORIES_FILE + ".tmp")
         with open(tmp, "wb") as f:
             f.write(_MAGIC)
-            for block in (header, ids, undated, memoryview(seconds), memoryview(sizes)):
-                f.write(struct.pack("<Q", block.nbytes if isinstance(block, memoryview)
-                                    else len(block)))
+            for block in (memoryview(b) for b in (header, ids, undated, seconds, sizes)):
+                f.write(struct.pack("<Q", block.nbytes))
                 f.write(block)
             # The signatures one by one: no copy of them all (128 MB at 250k articles).
             f.write(struct.pack("<Q", 4 * bins * len(entries)))

@@ -4,7 +4,6 @@ at open, reads equal to BytesIO's, and the same search results as with the copy.
 from __future__ import annotations
 
 import io
-import json
 import mmap
 import random
 import re
@@ -17,9 +16,9 @@ from whoosh.filedb import compound, structfile
 from search import engine
 from search.index import IndexLocation, open_whoosh
 from search.mapped import MappedFile, MappedReader
-from search.models import Article, SearchRequest
+from search.models import SearchRequest
 from tests.indexing import build_index
-from tests.jobfixtures import collection_lines
+from tests.test_lexicon import _real_articles
 
 
 def _ops(rng: random.Random, size: int) -> list[tuple[str, int, int]]:
@@ -58,6 +57,14 @@ def test_reader_reads_as_bytesio_does(seed: int, tmp_path: Path) -> None:
             buf.release()
 
 
+def test_readline_finds_lines_longer_than_its_pieces() -> None:
+    data = b"x" * 1000 + b"\n" + b"y" * 300 + b"\n" + b"z" * 5000
+    ours, theirs = MappedReader(memoryview(data)), io.BytesIO(data)
+    for size in (-1, 700, -1, 2000, -1, -1):
+        assert ours.readline(size) == theirs.readline(size)
+        assert ours.tell() == theirs.tell()
+
+
 def test_mapped_file_serves_structfile_reads() -> None:
     """The sequential reads Whoosh's readers use: numbers, varints, pickles, arrays."""
     out = io.BytesIO()
@@ -79,19 +86,9 @@ def test_mapped_file_serves_structfile_reads() -> None:
     assert f.is_closed
 
 
-def _real_articles(shared_data: Path) -> list[Article]:
-    out = []
-    for name, lang in (("reuters21578", "en"), ("saudinewsnet", "ar")):
-        for line in collection_lines(shared_data, name, 150):
-            r = json.loads(line)
-            out.append(Article(id=f"{name}-{len(out)}", title=r.get("title") or "",
-                               body=r.get("body") or "", source=name, language=lang))
-    return out
-
-
 @pytest.fixture(scope="module")
 def real_index(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> IndexLocation:
-    return build_index(tmp_path_factory.mktemp("mapped"), _real_articles(shared_data),
+    return build_index(tmp_path_factory.mktemp("mapped"), _real_articles(shared_data, 100),
                        as_jobs=True)
 
 
